@@ -1,0 +1,159 @@
+"""The root command: global options, command groups, and the one place errors are rendered.
+
+Each command group lives in ``synthral_cli/cli/<group>.py`` and only imports typer at module
+level; heavy libraries load inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import SynthralError
+
+COMPLETE_VAR = "_SYNTHRAL_COMPLETE"
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in synthral, never an expected outcome
+
+
+class Runtime:
+    """What every command gets: the environment, flags and (lazily) the core ``Synthral``."""
+
+    def __init__(self, debug: bool = False, env: dict[str, str] | None = None) -> None:
+        self.debug = debug
+        self.env = dict(os.environ) if env is None else env
+        self._sy: Any = None
+
+    @property
+    def sy(self) -> Any:
+        if self._sy is None:
+            from .core import Synthral
+
+            self._sy = Synthral(env=self.env)
+        return self._sy
+
+    @property
+    def catalogue(self) -> Any:
+        """The catalogue; broken user manifests are reported once (file and field) and skipped."""
+        first = "catalogue" not in self.sy.__dict__
+        cat = self.sy.catalogue
+        if first:
+            from . import ui
+
+            for problem in cat.problems:
+                ui.warn(f"skipped a broken manifest: {problem}")
+        return cat
+
+
+class SynthralGroup(TyperGroup):
+    """Renders ``SynthralError``: one line of what happened, one of what to do, the exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SynthralError as exc:
+            from . import ui
+
+            runtime = ctx.obj if isinstance(ctx.obj, Runtime) else None
+            if runtime is not None and runtime.debug:
+                ui.print_traceback()
+            ui.error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if isinstance(exc, _click_exception_types()):
+                raise
+            from . import ui
+
+            runtime = ctx.obj if isinstance(ctx.obj, Runtime) else None
+            if runtime is not None and runtime.debug:
+                ui.print_traceback()
+            ui.error(
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                "This is a bug in synthral; rerun with --debug for the traceback and report it.",
+            )
+            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
+
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    from typer._click.exceptions import ClickException, Exit
+
+    return (ClickException, Exit)
+
+
+app = typer.Typer(
+    name="synthral",
+    cls=SynthralGroup,
+    help="Connect shell scripts and CI jobs to SaaS APIs: browse connectors, authorize, invoke.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"synthral {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks and HTTP logs (secrets redacted).", envvar="SYNTHRAL_DEBUG"
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Connect shell scripts and CI jobs to SaaS APIs.
+
+    Example: synthral connectors list --category crm
+    """
+    if not isinstance(ctx.obj, Runtime):
+        ctx.obj = Runtime(debug=debug)
+    else:
+        ctx.obj.debug = ctx.obj.debug or debug
+    if ctx.obj.debug:
+        from .logs import enable_debug_logging
+
+        enable_debug_logging()
+
+
+def _register() -> None:
+    from .cli import completion, connectors
+
+    app.add_typer(connectors.app, name="connectors")
+    connectors.add_aliases(app)
+    completion.register(app)
+
+
+_register()
+
+
+def _hoist_debug(argv: list[str]) -> list[str]:
+    """``--debug`` works anywhere on the line (before ``--``), not only before the command."""
+    if "--debug" not in argv:
+        return argv
+    cut = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:cut]:
+        return argv
+    rest = [a for i, a in enumerate(argv) if not (a == "--debug" and i < cut)]
+    return ["--debug", *rest]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
+    if COMPLETE_VAR in os.environ:
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    app(args=args, prog_name="synthral")

@@ -1,0 +1,33 @@
+"""``synthral completion bash|zsh|fish``: print a shell completion script."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+def script(shell: str) -> str:
+    from typer._completion_shared import get_completion_script
+
+    return get_completion_script(prog_name="synthral", complete_var="_SYNTHRAL_COMPLETE", shell=shell) + "\n"
+
+
+def completion(shell: Shell = typer.Argument(..., help="bash, zsh or fish.")) -> None:
+    """Print the completion script for a shell; connector slugs and action names complete.
+
+    Example: synthral completion bash > ~/.local/share/bash-completion/completions/synthral
+    """
+    import sys
+
+    sys.stdout.write(script(shell.value))
+
+
+def register(root: typer.Typer) -> None:
+    root.command("completion")(completion)

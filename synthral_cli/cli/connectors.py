@@ -1,0 +1,145 @@
+"""``synthral connectors list|show|actions|validate`` and the aliases ``list`` and ``show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ._common import JSON_OPTION, complete_action, complete_slug, runtime
+
+app = typer.Typer(help="Browse and validate the connector catalogue.", no_args_is_help=True)
+
+SLUG = typer.Argument(..., help="Connector slug, e.g. slack.", autocompletion=complete_slug)
+
+
+def list_connectors(
+    ctx: typer.Context,
+    category: str = typer.Option(None, "--category", help="Filter by category (case-insensitive)."),
+    status: str = typer.Option(None, "--status", help="Filter by status: alpha, beta, stable, deprecated."),
+    search: str = typer.Option(None, "--search", help="Text to find in slug, name or description."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List the connectors in the catalogue (bundled and user manifests).
+
+    Example: synthral connectors list --category "crm & sales" --json
+    """
+    rt = runtime(ctx)
+    rt.catalogue  # noqa: B018 - loads it and reports broken user manifests on stderr
+    found = rt.sy.connectors(category=category, status=status, search=search)
+    if as_json:
+        from .. import ui
+
+        ui.print_json({"connectors": found, "total_count": len(found)})
+        return
+    from .. import ui
+
+    ui.table(
+        ["slug", "name", "category", "auth", "status", "nango"],
+        [
+            (c["slug"], c["name"], c["category"], c["auth_type"], c["status"], "yes" if c["nango_enabled"] else "")
+            for c in found
+        ],
+        title=f"{len(found)} connectors",
+    )
+
+
+def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OPTION) -> None:
+    """Show one connector: auth, endpoints, Nango key and actions with their parameters.
+
+    Example: synthral connectors show slack
+    """
+    from .. import ui
+
+    rt = runtime(ctx)
+    manifest = rt.catalogue.get(slug)
+    data = manifest.to_dict()
+    if as_json:
+        ui.print_json(data)
+        return
+    auth = data["auth"]
+    lines: list[tuple[str, Any]] = [
+        ("name", data["name"]),
+        ("category", data["category"]),
+        ("status", f"{data['status']} (version {data['latest_version']})"),
+        ("description", data["description"]),
+        ("docs", data["docs_url"]),
+        ("base url", data["base_url"] or f"({data['transport']})"),
+        ("auth", auth["type"]),
+    ]
+    for key in ("authorization_url", "token_url", "device_authorization_url", "revocation_url"):
+        if key in auth:
+            lines.append((key.replace("_", " "), auth[key]))
+    if auth.get("default_scopes"):
+        lines.append(("default scopes", " ".join(auth["default_scopes"])))
+    for field in auth.get("fields", []):
+        lines.append(("credential", f"{field['name']}{' (secret)' if field.get('secret', True) else ''}"))
+    for var, spec in data["connection_config"].items():
+        lines.append(("setting", f"{var}: {spec.get('description', '')}"))
+    nango = data["nango"]
+    lines.append(("nango", nango.get("provider_key") if nango.get("enabled") else "not available"))
+    lines.append(("source", data["source"]))
+    ui.panel(f"{data['slug']}", lines)
+    _render_actions(manifest)
+
+
+def _render_actions(manifest: Any) -> None:
+    from .. import ui
+
+    rows = []
+    for a in manifest.actions:
+        params = ", ".join(f"{p.name}{'*' if p.required else ''}" for p in a.parameters)
+        rows.append((a.name, f"{a.method} {a.path}" if a.path else a.raw.get("transport_op", ""), params, a.description))
+    ui.table(["action", "request", "parameters (* required)", "description"], rows, title="actions")
+
+
+@app.command("actions")
+def actions(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OPTION) -> None:
+    """List the actions of one connector with their parameters.
+
+    Example: synthral connectors actions stripe --json
+    """
+    from .. import ui
+
+    manifest = runtime(ctx).catalogue.get(slug)
+    if as_json:
+        ui.print_json({"connector_slug": slug, "actions": [a.to_dict() for a in manifest.actions]})
+        return
+    _render_actions(manifest)
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Manifest files or folders of them."),
+) -> None:
+    """Validate manifest files against the schema; every problem is named as file: field: message.
+
+    Example: synthral connectors validate ~/.config/synthral/manifests/
+    """
+    from .. import ui
+    from ..errors import ManifestError
+
+    count, problems = runtime(ctx).sy.validate(paths)
+    if problems:
+        for p in problems:
+            ui.err(p)
+        raise ManifestError(
+            f"{len(problems)} problem(s) in {count} file(s).",
+            "Fix the fields named above; the schema is synthral_cli/schema/manifest-v1.json.",
+        )
+    ui.err(f"{count} manifest(s) valid.")
+
+
+app.command("list")(list_connectors)
+app.command("show")(show_connector)
+
+
+def add_aliases(root: typer.Typer) -> None:
+    """``synthral list`` and ``synthral show`` are the same commands."""
+    root.command("list", help="Same as: synthral connectors list.")(list_connectors)
+    root.command("show", help="Same as: synthral connectors show.")(show_connector)
+
+
+__all__ = ["app", "add_aliases", "complete_action"]

@@ -1,0 +1,43 @@
+"""Secret redaction: every secret the process handles is registered here, and everything that
+synthral prints or logs (errors, ``--debug`` logs, ``--dry-run`` requests) passes through
+:func:`redact`. Core code registers secrets; ``ui`` applies redaction.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+# Values that look like credentials even when they were never registered.
+_SHAPES = re.compile(
+    r"(?i)(\b(?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}"
+    r"|((?:access_token|refresh_token|client_secret|password|api_key|apikey|code|token)=)[^&\s\"']+"
+)
+
+
+def register(*values: object) -> None:
+    """Remember secrets (ignores empty and very short values, which would mask ordinary text)."""
+    global _pattern
+    for v in values:
+        if isinstance(v, str) and len(v) >= 4 and v not in _secrets:
+            _secrets.add(v)
+            _pattern = None
+
+
+def redact(text: str) -> str:
+    global _pattern
+    if _secrets:
+        if _pattern is None:
+            ordered = sorted(_secrets, key=len, reverse=True)
+            _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        text = _pattern.sub(MASK, text)
+    return _SHAPES.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
+
+
+def clear() -> None:
+    """For tests."""
+    global _pattern
+    _secrets.clear()
+    _pattern = None

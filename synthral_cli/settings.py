@@ -1,0 +1,125 @@
+"""Environment variable names and filesystem paths: the one place that knows them.
+
+``SYNTHRAL_CONFIG_DIR`` moves all state (store, key file, user manifests, caches).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+APP_NAME = "synthral"
+
+CONFIG_DIR = "SYNTHRAL_CONFIG_DIR"
+MANIFESTS_PATH = "SYNTHRAL_MANIFESTS_PATH"
+STORE_KEY = "SYNTHRAL_STORE_KEY"
+CA_BUNDLE = "SYNTHRAL_CA_BUNDLE"
+NANGO_URL = "NANGO_URL"
+NANGO_SECRET_KEY = "NANGO_SECRET_KEY"
+NANGO_ENABLED = "NANGO_ENABLED"
+BROWSER = "BROWSER"
+NANGO_DEFAULT_URL = "https://api.nango.dev"
+
+STORE_FILENAME = "store.db"
+KEY_FILENAME = "store.key"
+USER_MANIFESTS_DIRNAME = "manifests"
+CACHE_DIRNAME = "cache"
+
+
+def slug_env_prefix(slug: str) -> str:
+    """``google-drive`` -> ``SYNTHRAL_GOOGLE_DRIVE``."""
+    return "SYNTHRAL_" + re.sub(r"[^A-Za-z0-9]", "_", slug).upper()
+
+
+def client_id_var(slug: str) -> str:
+    return slug_env_prefix(slug) + "_CLIENT_ID"
+
+
+def client_secret_var(slug: str) -> str:
+    return slug_env_prefix(slug) + "_CLIENT_SECRET"
+
+
+def token_var(slug: str) -> str:
+    return slug_env_prefix(slug) + "_TOKEN"
+
+
+def default_config_dir() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME, appauthor=False, roaming=True)
+
+
+@dataclass
+class Paths:
+    """Every file synthral reads or writes, derived from one config directory."""
+
+    config_dir: Path
+
+    @property
+    def store(self) -> Path:
+        return self.config_dir / STORE_FILENAME
+
+    @property
+    def key_file(self) -> Path:
+        return self.config_dir / KEY_FILENAME
+
+    @property
+    def user_manifests(self) -> Path:
+        return self.config_dir / USER_MANIFESTS_DIRNAME
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.config_dir / CACHE_DIRNAME
+
+
+@dataclass
+class Settings:
+    """What the environment says, read once. Tests build one from a dict."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def paths(self) -> Paths:
+        raw = self.env.get(CONFIG_DIR)
+        return Paths(Path(raw).expanduser() if raw else default_config_dir())
+
+    @property
+    def extra_manifest_dirs(self) -> list[Path]:
+        raw = self.env.get(MANIFESTS_PATH, "")
+        return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+
+    @property
+    def store_key(self) -> str | None:
+        return self.env.get(STORE_KEY) or None
+
+    @property
+    def ca_bundle(self) -> str | None:
+        return self.env.get(CA_BUNDLE) or None
+
+    def client_id(self, slug: str) -> str | None:
+        return self.env.get(client_id_var(slug)) or None
+
+    def client_secret(self, slug: str) -> str | None:
+        return self.env.get(client_secret_var(slug)) or None
+
+    def token_override(self, slug: str) -> str | None:
+        return self.env.get(token_var(slug)) or None
+
+    @property
+    def nango_url(self) -> str:
+        return (self.env.get(NANGO_URL) or NANGO_DEFAULT_URL).rstrip("/")
+
+    @property
+    def nango_secret_key(self) -> str | None:
+        return self.env.get(NANGO_SECRET_KEY) or None
+
+    @property
+    def nango_enabled(self) -> bool:
+        """Nango is used when a secret key is set and ``NANGO_ENABLED`` is not false."""
+        flag = self.env.get(NANGO_ENABLED, "").strip().lower()
+        if flag in {"0", "false", "no", "off"}:
+            return False
+        return self.nango_secret_key is not None
