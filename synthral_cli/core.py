@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .manifest import Catalogue, Manifest, load_catalogue, validate_paths
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .store import Store
 
 
 class Synthral:
@@ -26,6 +29,13 @@ class Synthral:
             settings = Settings(dict(env)) if env is not None else Settings()
         self.settings = settings
         self.paths = settings.paths
+
+    @cached_property
+    def store(self) -> Store:
+        """The encrypted connection store, opened (and created or migrated) on first use."""
+        from .store import Store
+
+        return Store.open(self.settings)
 
     # -- catalogue --------------------------------------------------------------------------
 
