@@ -81,9 +81,9 @@ class SynthralGroup(TyperGroup):
 
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:
-    from typer._click.exceptions import ClickException, Exit
+    from typer._click.exceptions import ClickException
 
-    return (ClickException, Exit)
+    return (ClickException, typer.Exit, typer.Abort)
 
 
 app = typer.Typer(

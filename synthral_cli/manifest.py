@@ -273,10 +273,10 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
+def _did_you_mean(word: str, choices: list[str], n: int = 3) -> str:
     import difflib
 
-    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
@@ -325,6 +325,16 @@ def _field_path(doc: Any, path: list[Any]) -> str:
     return ".".join(out) or "(top)"
 
 
+def _message(err: Any) -> str:
+    """jsonschema's message, made plain for unknown fields (with a suggestion)."""
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        known = list(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in known and not str(k).startswith("x-")]
+        if extra:
+            return "; ".join(f"unknown field {k!r}.{_did_you_mean(str(k), known, 1)}" for k in extra)
+    return str(err.message)
+
+
 def _is_safe_url(url: str) -> bool:
     """HTTPS, or plain HTTP only to a loopback host (local test servers)."""
     if url.startswith("https://"):
@@ -339,7 +349,7 @@ def validate_dict(doc: Any) -> list[str]:
         return ["(top): a manifest must be a YAML mapping"]
     problems = []
     for err in sorted(_schema_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        problems.append(f"{_field_path(doc, list(err.absolute_path))}: {err.message}")
+        problems.append(f"{_field_path(doc, list(err.absolute_path))}: {_message(err)}")
     if problems:
         return problems
     return _semantic_problems(doc)

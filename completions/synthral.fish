@@ -1,0 +1,1 @@
+complete --command synthral --no-files --arguments "(env _SYNTHRAL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) synthral)" --condition "env _SYNTHRAL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) synthral"
