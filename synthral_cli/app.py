@@ -133,6 +133,10 @@ def _register() -> None:
     app.add_typer(connectors.app, name="connectors")
     connectors.add_aliases(app)
     completion.register(app)
+    from .cli import configure, connections, store  # issue 3: the encrypted store
+    app.add_typer(connections.app, name="connections")
+    app.add_typer(store.app, name="store")
+    configure.register_command(app)
 
 
 _register()

@@ -386,3 +386,63 @@ class KeyLocator:
             self.pending_file.unlink()
         if self.keyring._probed and self.keyring.available():
             self.keyring.delete(self.keyring_pending_user)
+
+
+# -- bundles: one connection moved to another machine under a passphrase --------------------
+
+BUNDLE_PREFIX = "synthral-bundle-v1."
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1  # fixed by the v1 format
+_SALT_BYTES = 16
+MIN_PASSPHRASE = 8
+
+
+def _bundle_key(passphrase: str, salt: bytes) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=KEY_BYTES, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(passphrase.encode())
+
+
+def seal_bundle(payload: bytes, passphrase: str) -> str:
+    """``synthral-bundle-v1.`` + base64url(salt16 + nonce12 + AES-GCM(scrypt(passphrase), payload))."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(passphrase) < MIN_PASSPHRASE:
+        from .errors import UsageError
+
+        raise UsageError(
+            f"the passphrase is too short (at least {MIN_PASSPHRASE} characters).",
+            "Use a long random passphrase, e.g. openssl rand -base64 24.",
+        )
+    salt, nonce = os.urandom(_SALT_BYTES), os.urandom(NONCE_BYTES)
+    sealed = AESGCM(_bundle_key(passphrase, salt)).encrypt(nonce, payload, BUNDLE_PREFIX.encode())
+    return BUNDLE_PREFIX + base64.urlsafe_b64encode(salt + nonce + sealed).decode().rstrip("=")
+
+
+def open_bundle(text: str, passphrase: str) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from .errors import UsageError
+
+    text = "".join(text.split())
+    if not text.startswith(BUNDLE_PREFIX):
+        other = text.split(".", 1)[0] if text.startswith("synthral-bundle-") else None
+        raise UsageError(
+            f"this is a {other} bundle, which this synthral cannot read." if other else "the input is not a synthral bundle.",
+            "Pass the text printed by `synthral connections export` (it starts with synthral-bundle-v1.).",
+        )
+    body = text[len(BUNDLE_PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) < _SALT_BYTES + NONCE_BYTES + 16:
+        raise UsageError("the bundle is truncated or damaged.", "Copy the whole bundle again.")
+    salt, nonce, sealed = raw[:_SALT_BYTES], raw[_SALT_BYTES : _SALT_BYTES + NONCE_BYTES], raw[_SALT_BYTES + NONCE_BYTES :]
+    try:
+        return AESGCM(_bundle_key(passphrase, salt)).decrypt(nonce, sealed, BUNDLE_PREFIX.encode())
+    except InvalidTag:
+        raise UsageError(
+            "the passphrase does not open this bundle (or the bundle was altered).",
+            "Use the passphrase given to `synthral connections export`.",
+        ) from None

@@ -556,6 +556,10 @@ class Store:
 
     # -- status and rotation -----------------------------------------------------------------
 
+    def has_key(self) -> bool:
+        """Whether a key was ever set up for this store (a check value exists)."""
+        return self._meta("key_check") is not None
+
     def status(self) -> dict[str, Any]:
         """Where things are; no secrets and no decryption (the key is not loaded)."""
         hint = self._meta("key_source")
@@ -624,3 +628,76 @@ class Store:
             self.locator.promote(new)
         self._key = new
         return new
+
+
+# -- export / import (the payload inside an encrypted bundle) --------------------------------
+
+BUNDLE_FORMAT = "synthral-connection"
+
+
+def export_payload(store: Store, slug: str, name: str = "default") -> bytes:
+    """One connection (with its secrets) and the connector's OAuth app, as JSON bytes."""
+    from .errors import AuthError
+
+    conn = store.get(slug, name)
+    if conn is None:
+        raise AuthError(f"no stored connection {slug}/{name} to export.", "See `synthral connections list`.")
+    app = store.get_app(slug)
+    data = {
+        "format": BUNDLE_FORMAT,
+        "version": 1,
+        "exported_at": time.time(),
+        "connection": {
+            "slug": conn.slug,
+            "name": conn.name,
+            "method": conn.method,
+            "scopes": conn.scopes,
+            "expires_at": conn.expires_at,
+            "config": conn.config,
+            "secrets": conn.secrets,
+            "metadata": conn.metadata,
+        },
+        "app": None if app is None else {"client_id": app.client_id, "client_secret": app.client_secret},
+    }
+    return json.dumps(data).encode()
+
+
+def import_payload(
+    store: Store, payload: bytes, *, name: str | None = None, replace_existing: bool = False
+) -> tuple[Connection, bool]:
+    """Store the connection of a bundle (as ``name`` if given); returns it and whether its OAuth app was
+    stored too (only when none is configured here)."""
+    from .redact import register
+
+    try:
+        data = json.loads(payload)
+        if data.get("format") != BUNDLE_FORMAT or data.get("version") != 1:
+            raise ValueError("unknown format")
+        c = data["connection"]
+        secrets = {str(k): str(v) for k, v in dict(c["secrets"]).items()}
+        register(*secrets.values())
+        conn = Connection(
+            slug=str(c["slug"]),
+            name=str(name or c["name"]),
+            method=str(c["method"]),
+            scopes=[str(s) for s in c.get("scopes") or []],
+            expires_at=c.get("expires_at"),
+            config=dict(c.get("config") or {}),
+            secrets=secrets,
+            metadata=dict(c.get("metadata") or {}),
+        )
+        app = data.get("app")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise UsageError("the bundle's content is not a synthral connection.", "Export it again.") from None
+    with store.locked():
+        if store.get(conn.slug, conn.name) is not None and not replace_existing:
+            raise UsageError(
+                f"a connection {conn.slug}/{conn.name} already exists.",
+                "Pass --replace to overwrite it, or --connection NAME to import it under another name.",
+            )
+        stored = store.put(conn)
+        app_stored = False
+        if app and app.get("client_id") and store.get_app(conn.slug) is None:
+            store.put_app(conn.slug, str(app["client_id"]), app.get("client_secret"))
+            app_stored = True
+    return stored, app_stored
