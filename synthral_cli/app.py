@@ -15,38 +15,10 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import SynthralError
+from .runtime import Runtime
 
 COMPLETE_VAR = "_SYNTHRAL_COMPLETE"
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in synthral, never an expected outcome
-
-
-class Runtime:
-    """What every command gets: the environment, flags and (lazily) the core ``Synthral``."""
-
-    def __init__(self, debug: bool = False, env: dict[str, str] | None = None) -> None:
-        self.debug = debug
-        self.env = dict(os.environ) if env is None else env
-        self._sy: Any = None
-
-    @property
-    def sy(self) -> Any:
-        if self._sy is None:
-            from .core import Synthral
-
-            self._sy = Synthral(env=self.env)
-        return self._sy
-
-    @property
-    def catalogue(self) -> Any:
-        """The catalogue; broken user manifests are reported once (file and field) and skipped."""
-        first = "catalogue" not in self.sy.__dict__
-        cat = self.sy.catalogue
-        if first:
-            from . import ui
-
-            for problem in cat.problems:
-                ui.warn(f"skipped a broken manifest: {problem}")
-        return cat
 
 
 class SynthralGroup(TyperGroup):

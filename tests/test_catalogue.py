@@ -361,3 +361,47 @@ def test_catalogue_commands_do_not_import_heavy_libraries(config_dir):
         assert p.returncode == 0, p.stderr
     loaded = {m.split(".")[0] for m in json.loads(p.stderr)}
     assert not loaded & {"httpx", "authlib", "cryptography", "sqlite_utils", "pydantic", "yaml", "jsonschema"}
+
+
+# -- the fast entry path ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["connectors", "list", "--json"],
+        ["list", "--json", "--category", "crm"],
+        ["list", "--search=slack", "--json"],
+        ["list", "--status", "stable"],
+        ["connectors", "list"],
+        ["--version"],
+    ],
+)
+def test_fast_path_matches_the_typer_command(argv, cli, capsys):
+    from synthral_cli.main import fast_path
+
+    code = fast_path(argv)
+    fast = capsys.readouterr()
+    assert code == 0
+    typer_result = cli(*argv)
+    assert typer_result.exit_code == 0
+    assert fast.out == typer_result.stdout
+    assert fast.err == typer_result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["list", "--help"], ["list", "--category"], ["list", "--json", "--json-x"], ["list", "extra"],
+     ["list", "--search", "a", "--search", "b"], ["show", "slack"], ["--version", "x"], []],
+)
+def test_fast_path_leaves_everything_else_to_typer(argv):
+    from synthral_cli.main import fast_path
+
+    assert fast_path(argv) is None
+
+
+def test_fast_path_reports_broken_user_manifests_like_typer(config_dir, sh):
+    write_manifest(config_dir / "manifests", "zz-bad").write_text("slug: [\n")
+    r = sh("list", "--json")
+    assert r.exit_code == 0
+    assert "warning: skipped a broken manifest" in r.stderr and "zz-bad.yaml" in r.stderr

@@ -14,7 +14,7 @@ CONNECTION_OPTION = typer.Option(
 
 def runtime(ctx: typer.Context) -> Any:
     """The ``Runtime`` the root callback put on the context (created here for bare sub-apps)."""
-    from ..app import Runtime
+    from ..runtime import Runtime
 
     root = ctx.find_root()
     if not isinstance(root.obj, Runtime):

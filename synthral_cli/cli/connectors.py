@@ -25,24 +25,9 @@ def list_connectors(
 
     Example: synthral connectors list --category "crm & sales" --json
     """
-    rt = runtime(ctx)
-    rt.catalogue  # noqa: B018 - loads it and reports broken user manifests on stderr
-    found = rt.sy.connectors(category=category, status=status, search=search)
-    if as_json:
-        from .. import ui
+    from ..views import list_connectors as render
 
-        ui.print_json({"connectors": found, "total_count": len(found)})
-        return
-    from .. import ui
-
-    ui.table(
-        ["slug", "name", "category", "auth", "status", "nango"],
-        [
-            (c["slug"], c["name"], c["category"], c["auth_type"], c["status"], "yes" if c["nango_enabled"] else "")
-            for c in found
-        ],
-        title=f"{len(found)} connectors",
-    )
+    render(runtime(ctx), category=category, status=status, search=search, as_json=as_json)
 
 
 def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OPTION) -> None:

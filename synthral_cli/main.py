@@ -1,0 +1,85 @@
+"""The console-script entry point, kept free of heavy imports.
+
+Scripts call ``synthral connectors list --json`` and ``synthral --version`` hundreds of times a
+day, and importing Typer alone costs ~60 ms. These read-only hot commands are therefore parsed
+here with a tiny exact parser and run without Typer; anything this parser does not fully
+understand (``--help``, an unknown or malformed option, any other command) goes to the Typer app,
+which owns the documented behaviour and messages. Both paths call the same core and ``ui``
+functions, and a test runs every fast-path command both ways and compares the results.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_LIST_OPTIONS = {"--category": "category", "--status": "status", "--search": "search"}
+
+
+def _parse_list(args: list[str]) -> dict[str, object] | None:
+    """``[--json] [--category C] [--status S] [--search T]`` (also ``--opt=value``), else None."""
+    opts: dict[str, object] = {"as_json": False}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--json":
+            opts["as_json"] = True
+        elif arg.split("=", 1)[0] in _LIST_OPTIONS:
+            name, eq, value = arg.partition("=")
+            if not eq:
+                if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                    return None
+                i += 1
+                value = args[i]
+            key = _LIST_OPTIONS[name]
+            if key in opts:
+                return None
+            opts[key] = value
+        else:
+            return None
+        i += 1
+    return opts
+
+
+def fast_path(argv: list[str]) -> int | None:
+    """Run a hot read-only command without Typer; ``None`` means "not handled here"."""
+    if os.environ.get("_SYNTHRAL_COMPLETE") or os.environ.get("SYNTHRAL_DEBUG"):
+        return None
+    if argv == ["--version"]:
+        from . import __version__
+
+        sys.stdout.write(f"synthral {__version__}\n")
+        return 0
+    if argv[:2] == ["connectors", "list"]:
+        rest = argv[2:]
+    elif argv[:1] == ["list"]:
+        rest = argv[1:]
+    else:
+        return None
+    opts = _parse_list(rest)
+    if opts is None:
+        return None
+    from .errors import SynthralError
+
+    try:
+        from .runtime import Runtime
+        from .views import list_connectors
+
+        list_connectors(Runtime(), **opts)  # type: ignore[arg-type]
+    except SynthralError as exc:
+        from . import ui
+
+        ui.error(exc.message, exc.hint)
+        return exc.exit_code
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    code = fast_path(args)
+    if code is not None:
+        sys.stdout.flush()
+        raise SystemExit(code)
+    from .app import main as typer_main
+
+    typer_main(args)
