@@ -201,8 +201,6 @@ class Store:
                 os.chmod(path, 0o600)
             except FileExistsError:
                 pass
-        elif os.stat(path).st_mode & 0o077:
-            os.chmod(path, 0o600)
         try:
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
@@ -212,6 +210,8 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             if store._schema_state() != "current":
                 store._migrate()
+            if os.stat(path).st_mode & 0o077:  # ours (checked above): owner-only
+                os.chmod(path, 0o600)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise store._db_error(exc) from None
