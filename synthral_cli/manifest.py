@@ -366,7 +366,9 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
             if var not in config_vars:
                 problems.append(f"{where}: {{{var}}} is not a connection_config variable")
         probe = _PLACEHOLDER.sub("x", url)
-        if not _is_safe_url(probe):
+        # A URL that starts with a variable (Salesforce's instance_url from the token response)
+        # is checked when it is rendered, by render_url.
+        if not url.startswith("{") and not _is_safe_url(probe):
             problems.append(f"{where}: must be an https:// URL (plain http only for loopback)")
 
     if transport == "http":
@@ -679,4 +681,10 @@ def render_url(template: str, config: dict[str, Any], manifest: Manifest | None 
             )
         return str(config[var])
 
-    return _PLACEHOLDER.sub(sub, template)
+    url = _PLACEHOLDER.sub(sub, template)
+    if template.startswith("{") and not _is_safe_url(url):
+        raise UsageError(
+            f"{url!r} is not an https:// URL.",
+            "Check the connection's settings; re-authorize it if they came from the provider.",
+        )
+    return url
