@@ -4,7 +4,7 @@
     device_flow               RFC 8628: user code shown, token endpoint polled
     client_credentials        the app's own token
     refresh                   refresh_token grant (raises InvalidGrant when the provider refuses)
-    revoke_token              RFC 7009 revocation
+    revoke / revoke_token     RFC 7009 revocation
 
 Token requests go through Authlib's ``OAuth2Client`` (httpx); the manifest picks the client
 authentication method, extra parameters and where the token and scopes sit in the response.
@@ -556,7 +556,17 @@ def refresh(
     return out
 
 
-def revoke_token(
+def revoke_token(sy: Any, manifest: Manifest, conn: Any) -> bool:
+    """Revoke a stored connection's token at the provider; False when it has no endpoint.
+
+    Used by ``connections remove --revoke``; see ``credentials.revoke_connection``.
+    """
+    from ..credentials import revoke_connection
+
+    return revoke_connection(sy, manifest, conn)
+
+
+def revoke(
     manifest: Manifest,
     app: ClientApp,
     token: str,
