@@ -109,6 +109,7 @@ def _register() -> None:
     app.add_typer(connections.app, name="connections")
     app.add_typer(store.app, name="store")
     configure.register_command(app)
+    from .cli import authorize; authorize.register(app)  # noqa: E702 - issue 4: authorize, refresh, token
 
 
 _register()
