@@ -1,0 +1,199 @@
+"""``synthral invoke``, ``synthral test`` and ``synthral request``: call a provider."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ._common import CONNECTION_OPTION, JSON_OPTION, complete_action, complete_slug, runtime
+
+SLUG = typer.Argument(..., help="Connector slug, e.g. slack.", autocompletion=complete_slug)
+PARAM_OPTION = typer.Option(
+    None, "--param", "-p",
+    help="KEY=VALUE (typed by the action), KEY:=JSON (raw JSON) or KEY=@FILE (read a file). Repeatable.",
+)
+DATA_OPTION = typer.Option(None, "--data", "-d", help="Parameters as a JSON object, @FILE, or - for stdin.")
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print the exact request (secrets masked); send nothing.")
+PAGINATE_OPTION = typer.Option(False, "--paginate", help="Follow the pages and merge their items.")
+RETRIES_OPTION = typer.Option(3, "--retries", min=0, max=10, help="Retries on 429/502/503/504 and network errors.")
+TIMEOUT_OPTION = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for an answer.")
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the response body to this file.")
+CA_OPTION = typer.Option(
+    None, "--ca-bundle", help="PEM file of CA certificates to trust (private CA).", envvar="SYNTHRAL_CA_BUNDLE"
+)
+
+
+def _options(connection: str, dry_run: bool, paginate: bool, retries: int, timeout: float,
+             ca_bundle: str | None) -> Any:
+    from .. import ui
+    from ..invoke import Options
+
+    def on_wait(seconds: float, why: str) -> None:
+        if ui.is_terminal(sys.stderr):
+            ui.err(f"waiting {seconds:.1f} s ({why})")
+
+    return Options(connection=connection, dry_run=dry_run, paginate=paginate, retries=retries,
+                   timeout=timeout, ca_bundle=ca_bundle, on_wait=on_wait)
+
+
+def _run(rt: Any, what: str, call: Any, as_json: bool, output: Path | None) -> Any:
+    """Run ``call()`` with a spinner; render a dry run, an outcome or an error (``--json`` keeps
+    the contract's shape on stdout for errors that carry a provider answer)."""
+    from .. import ui
+    from ..errors import SynthralError
+    from ..invoke import PreparedRequest
+
+    try:
+        with ui.status(what):
+            out = call()
+    except SynthralError as exc:
+        if as_json and hasattr(exc, "result"):  # the provider answered: keep the contract's shape
+            ui.print_json({"success": False, "status": getattr(exc, "status", None), "result": exc.result})
+        raise
+    if isinstance(out, PreparedRequest):
+        if out.note:
+            ui.warn(out.note)
+        if as_json:
+            ui.print_json(out.to_dict())
+        else:
+            ui.echo(out.render())
+        return out
+    _render(out, as_json, output)
+    return out
+
+
+def _render(out: Any, as_json: bool, output: Path | None) -> None:
+    from .. import ui
+    from ..errors import UsageError
+
+    if out.truncated:
+        ui.warn(f"stopped after {out.pages} pages (pagination.max_pages); more results exist.")
+    if output is not None:
+        data = out.content if out.content else (b"" if out.result is None else _as_text(out.result).encode())
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise UsageError(f"Cannot write {output}: {exc.strerror or exc}.", "Choose another --output path.") from None
+        saved = {"saved_to": str(output), "bytes": len(data), "content_type": out.content_type}
+        if as_json:
+            ui.print_json({"success": out.success, "status": out.status, "result": saved})
+        else:
+            ui.err(f"saved {len(data)} bytes to {output}")
+        return
+    if as_json:
+        ui.print_json(out.to_dict())
+        return
+    if out.binary:
+        if ui.is_terminal(sys.stdout):
+            raise UsageError(
+                f"The answer is binary ({out.content_type or 'unknown type'}, {len(out.content)} bytes).",
+                "Save it with --output FILE (or pipe stdout to a file).",
+            )
+        sys.stdout.buffer.write(out.content)
+        sys.stdout.flush()
+        return
+    if isinstance(out.result, (dict, list)):
+        ui.print_json(out.result)
+    elif out.result is not None:
+        ui.echo(str(out.result))
+
+
+def _as_text(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def invoke(
+    ctx: typer.Context,
+    slug: str = SLUG,
+    action: str = typer.Argument(..., help="Action name, e.g. send_message.", autocompletion=complete_action),
+    params: list[str] = PARAM_OPTION,
+    data: str = DATA_OPTION,
+    connection: str = CONNECTION_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    paginate: bool = PAGINATE_OPTION,
+    retries: int = RETRIES_OPTION,
+    timeout: float = TIMEOUT_OPTION,
+    output: Path = OUTPUT_OPTION,
+    ca_bundle: str = CA_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run one action of a connector and print the provider's answer.
+
+    Example: synthral invoke slack send_message -p channel=C0123 -p text="deploy done" --json
+    """
+    from ..invoke import parse_cli_params
+
+    rt = runtime(ctx)
+    manifest = rt.catalogue.get(slug)
+    act = manifest.action(action)
+    values = parse_cli_params(act, params or [], data, slug=slug)
+    opts = _options(connection, dry_run, paginate, retries, timeout, ca_bundle)
+    _run(rt, f"{slug} {action}…", lambda: rt.sy.invoke(slug, action, values, options=opts), as_json, output)
+
+
+def request(
+    ctx: typer.Context,
+    slug: str = SLUG,
+    method: str = typer.Argument(..., help="GET, POST, PUT, PATCH, DELETE or HEAD."),
+    path: str = typer.Argument(..., help="Path relative to the connector's base URL, e.g. /users/me."),
+    params: list[str] = PARAM_OPTION,
+    data: str = DATA_OPTION,
+    connection: str = CONNECTION_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    paginate: bool = PAGINATE_OPTION,
+    retries: int = RETRIES_OPTION,
+    timeout: float = TIMEOUT_OPTION,
+    output: Path = OUTPUT_OPTION,
+    ca_bundle: str = CA_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Make a raw authenticated call against a connector's base URL (like gh api): -p values are
+    query parameters for GET/HEAD/DELETE and JSON body fields otherwise.
+
+    Example: synthral request github GET /user/repos -p per_page=100 --paginate --json
+    """
+    from ..invoke import adhoc_action, parse_cli_params
+    from ..invoke import request as call
+
+    rt = runtime(ctx)
+    manifest = rt.catalogue.get(slug)
+    probe = adhoc_action(manifest, method, path, {})
+    values = parse_cli_params(probe, params or [], data, strict=False, slug=slug)
+    opts = _options(connection, dry_run, paginate, retries, timeout, ca_bundle)
+    _run(rt, f"{method.upper()} {path}…", lambda: call(rt.sy, slug, method, path, values, opts),
+         as_json, output)
+
+
+def test(
+    ctx: typer.Context,
+    slug: str = SLUG,
+    connection: str = CONNECTION_OPTION,
+    timeout: float = TIMEOUT_OPTION,
+    ca_bundle: str = CA_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Check a connection with the connector's test_connection action; the result and time are
+    recorded (connections list shows them). Exit 0 only when it works.
+
+    Example: synthral test slack --connection work
+    """
+    from .. import ui
+    from ..invoke import test as call
+
+    rt = runtime(ctx)
+    rt.catalogue.get(slug)
+    opts = _options(connection, False, False, 1, timeout, ca_bundle)
+    out = _run(rt, f"testing {slug}…", lambda: call(rt.sy, slug, opts), as_json, None)
+    if not as_json:
+        ui.err(f"{slug} ({connection}): ok in {out.elapsed:.2f} s")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("invoke")(invoke)
+    root.command("request")(request)
+    root.command("test")(test)

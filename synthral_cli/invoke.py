@@ -1,0 +1,740 @@
+"""Invocation: an action and its parameters become one exact request, sent with retries.
+
+    parse_cli_params(action, pairs, data)   -p KEY=VALUE / KEY:=JSON / KEY=@FILE and --data, typed
+    check_params(action, values)            unknown / missing / wrong-type checks, manifest defaults
+    Invocation(...).prepare()               -> PreparedRequest (URL, ordered headers, body bytes)
+    run(sy, slug, action, params, options)  -> Outcome, or PreparedRequest for a dry run
+
+Delivery (retries, 401 refresh, pagination, error extraction) is in ``transports/http.py``;
+SMTP and PostgreSQL actions go to ``transports/smtp.py`` and ``transports/postgresql.py``.
+Only the function that sends imports httpx.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from . import __version__, redact
+from .encoders import FileValue, encode_multipart, encoder, flatten_form, query_pairs, read_file, scalar
+from .errors import AuthError, UsageError
+from .manifest import Action, Manifest, Parameter, render_url
+
+if TYPE_CHECKING:
+    from .core import Synthral
+    from .credentials import Credential
+
+USER_AGENT = f"synthral/{__version__}"
+SECRET_FIELDS = {"access_token", "refresh_token", "token", "api_key", "password", "secret_access_key",
+                 "session_token", "client_secret", "dsn"}
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_JSON_TYPES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean":
+               "true or false", "array": "a JSON array (or comma-separated values)", "object":
+               "a JSON object", "file": "a file path (-p NAME=@PATH)"}
+
+
+@dataclass
+class Options:
+    """How to send: everything the command line can change besides the parameters."""
+
+    connection: str = "default"
+    dry_run: bool = False
+    paginate: bool = False
+    retries: int = 3
+    timeout: float = 30.0
+    ca_bundle: str | None = None
+    on_wait: Callable[[float, str], None] | None = None  # progress while backing off
+    backoff_base: float = 0.5
+    sleep: Callable[[float], None] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+
+
+def _read_data(data: str, stdin: Any) -> dict[str, Any]:
+    if data == "-":
+        text, where = stdin.read(), "stdin"
+    elif data.startswith("@"):
+        text, where = read_file(data[1:]).decode("utf-8", "replace"), data[1:]
+    else:
+        text, where = data, "--data"
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{where} is not valid JSON: {exc}.", "--data takes a JSON object, @FILE or -.") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{where} must be a JSON object, not {type(value).__name__}.",
+                         "Example: --data '{\"channel\": \"C123\", \"text\": \"hi\"}'")
+    return value
+
+
+def parse_cli_params(
+    action: Action, pairs: list[str], data: str | None = None, stdin: Any = None, *, strict: bool = True,
+    slug: str = "SLUG",
+) -> dict[str, Any]:
+    """``--data`` first, then each ``-p`` (which wins). Values are typed by :func:`check_params`;
+    ``strict=False`` (``synthral request``) accepts any name."""
+    values: dict[str, Any] = _read_data(data, stdin or sys.stdin) if data else {}
+    for pair in pairs:
+        m = re.match(r"^([^=:]+)(:=|=)(.*)$", pair, re.S)
+        if not m:
+            raise UsageError(f"-p {pair!r} is not KEY=VALUE.", "Use -p KEY=VALUE, -p KEY:=JSON or -p KEY=@FILE.")
+        key, op, raw = m.group(1).strip(), m.group(2), m.group(3)
+        param = action.parameter(key)
+        if param is None and strict:
+            raise _unknown(action, [key], slug)
+        if op == ":=":
+            try:
+                values[key] = json.loads(raw)
+            except ValueError as exc:
+                raise UsageError(f"-p {key}:= needs JSON: {exc}.", f"Example: -p {key}:='[1, 2]'") from None
+        elif raw.startswith("@") and len(raw) > 1:
+            if param is not None and param.type == "file":
+                values[key] = FileValue(raw[1:])
+            else:
+                text = read_file(raw[1:]).decode("utf-8", "replace")
+                values[key] = text[:-1] if text.endswith("\n") else text
+        else:
+            values[key] = raw
+    return values
+
+
+def _unknown(action: Action, names: list[str], slug: str) -> UsageError:
+    valid = ", ".join(p.name for p in action.parameters) or "(none)"
+    return UsageError(
+        f"{action.name} has no parameter {', '.join(repr(n) for n in names)}. Valid: {valid}.",
+        f"See them with: synthral connectors actions {slug}",
+    )
+
+
+def _wrong(param: Parameter, value: Any) -> UsageError:
+    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    return UsageError(
+        f"Parameter {param.name!r} must be {_JSON_TYPES.get(param.type, param.type)}, got {shown!r}.",
+        f"Example: -p {param.name}=" + {"integer": "10", "number": "1.5", "boolean": "true", "array":
+                                        "'[\"a\",\"b\"]'", "object": "'{\"k\":\"v\"}'", "file": "@report.pdf"}
+        .get(param.type, "text"),
+    )
+
+
+def conform(param: Parameter, value: Any) -> Any:
+    """One value typed by the parameter's schema: text is parsed, JSON values are checked."""
+    t = param.type
+    if t == "file":
+        if isinstance(value, FileValue):
+            return value
+        if isinstance(value, str) and value:
+            return FileValue(value[1:] if value.startswith("@") else value)
+        raise _wrong(param, value)
+    if t == "string":
+        if isinstance(value, (dict, list)):
+            raise _wrong(param, value)
+        return scalar(value) if not isinstance(value, str) else value
+    if isinstance(value, str):
+        text = value.strip()
+        if t == "integer":
+            if re.fullmatch(r"[+-]?\d+", text):
+                return int(text)
+        elif t == "number":
+            try:
+                return int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+            except ValueError:
+                pass
+        elif t == "boolean":
+            low = text.lower()
+            if low in {"true", "1", "yes", "on"}:
+                return True
+            if low in {"false", "0", "no", "off"}:
+                return False
+        elif t in ("array", "object"):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+                if t == "array" and not text.startswith("["):
+                    parsed = [s.strip() for s in text.split(",") if s.strip()]
+            if isinstance(parsed, list if t == "array" else dict):
+                return parsed
+        raise _wrong(param, value)
+    ok = {
+        "integer": isinstance(value, int) and not isinstance(value, bool)
+        or isinstance(value, float) and value.is_integer(),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "array": isinstance(value, list),
+        "object": isinstance(value, dict),
+    }.get(t, True)
+    if not ok:
+        raise _wrong(param, value)
+    return int(value) if t == "integer" else value
+
+
+def check_params(action: Action, values: dict[str, Any], slug: str = "SLUG") -> dict[str, Any]:
+    """Unknown names, types, enums, defaults and required parameters, in manifest order."""
+    unknown = [k for k in values if action.parameter(k) is None]
+    if unknown:
+        raise _unknown(action, unknown, slug)
+    out: dict[str, Any] = {}
+    missing = []
+    for p in action.parameters:
+        if p.name in values and values[p.name] is not None:
+            v = conform(p, values[p.name])
+            if p.enum and v not in p.enum:
+                raise UsageError(
+                    f"Parameter {p.name!r} must be one of {', '.join(map(str, p.enum))}; got {v!r}.", None
+                )
+            out[p.name] = v
+        elif p.default is not None:
+            out[p.name] = p.default
+        elif p.required:
+            missing.append(p.name)
+    if missing:
+        raise UsageError(
+            f"{action.name} needs {', '.join(missing)}.",
+            "Pass " + " ".join(f"-p {m}=..." for m in missing),
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The request
+
+
+@dataclass
+class PreparedRequest:
+    """The exact request: method, URL, headers in a stable order, body bytes as sent."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    content: bytes | None = None
+    display_body: Any = None
+    masked: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    note: str | None = None
+
+    def _mask(self, text: str) -> str:
+        for secret in sorted(set(self.masked), key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, redact.MASK)
+                enc = quote(secret, safe="")
+                if enc != secret:
+                    text = text.replace(enc, redact.MASK)
+        return redact.redact(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--dry-run --json`` shape; secrets masked."""
+        body = self.display_body
+        if isinstance(body, str):
+            body = self._mask(body)
+        elif body is not None:
+            body = json.loads(self._mask(json.dumps(body, ensure_ascii=False)))
+        return {
+            "method": self.method,
+            "url": self._mask(self.url),
+            "headers": {k: self._mask(v) for k, v in self.headers},
+            "body": body,
+        }
+
+    def render(self) -> str:
+        d = self.to_dict()
+        lines = [f"{d['method']} {d['url']}", *(f"{k}: {v}" for k, v in d["headers"].items())]
+        if self.content is not None:
+            lines += ["", self._mask(_display(self.content))]
+        elif d["body"] is not None:
+            lines += ["", d["body"] if isinstance(d["body"], str) else json.dumps(d["body"], ensure_ascii=False)]
+        return "\n".join(lines)
+
+
+def _check_header(name: str, value: str) -> str:
+    if any(c in value for c in "\r\n\0") or any(c in name for c in "\r\n\0: "):
+        raise UsageError(f"Header {name!r} may not contain line breaks.", "Remove CR/LF from the value.")
+    return value
+
+
+def _display(content: bytes) -> str:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(content)} bytes of binary data>"
+    return text if "\0" not in text else f"<{len(content)} bytes of binary data>"
+
+
+def _path_segment(value: Any) -> str:
+    """One path segment that can never climb out of the path: ``../x`` -> ``..%2Fx``."""
+    seg = quote(scalar(value), safe="")
+    return seg.replace(".", "%2E") if seg in {".", ".."} else seg
+
+
+def _is_loopback(host: str) -> bool:
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def _nest(target: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+
+
+class Invocation:
+    """One action of one connector with checked parameters and a resolved credential."""
+
+    def __init__(self, manifest: Manifest, action: Action, params: dict[str, Any],
+                 credential: Credential | None, options: Options) -> None:
+        self.manifest = manifest
+        self.action = action
+        self.params = params
+        self.credential = credential
+        self.options = options
+
+    @property
+    def sends_credentials(self) -> bool:
+        return self.action.raw.get("auth", True) is not False and self.manifest.auth_type != "none"
+
+    @property
+    def idempotent(self) -> bool:
+        if self.action.raw.get("transport_op") == "http_request" and "idempotent" not in self.action.raw:
+            return str(self.params.get("method") or "GET").upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+        return self.action.idempotent
+
+    # -- credentials ----------------------------------------------------------------------
+
+    def _fields(self) -> dict[str, Any]:
+        """Config and secrets; an env override's one value also fills the manifest's secret
+        fields (``SYNTHRAL_DISCORD_TOKEN`` is the ``bot_token`` that ``auth.inject`` names)."""
+        cred = self.credential
+        if cred is None:
+            return {}
+        fields: dict[str, Any] = {**cred.config, **cred.secrets}
+        if cred.source == "environment" and len(cred.secrets) == 1:
+            value = next(iter(cred.secrets.values()))
+            for f in self.manifest.auth.get("fields", []):
+                if f.get("secret", True):
+                    fields.setdefault(f["name"], value)
+        return fields
+
+    def _secret_values(self) -> list[str]:
+        auth = self.manifest.auth
+        names = SECRET_FIELDS | {f["name"] for f in auth.get("fields", []) if f.get("secret", True)}
+        return [str(v) for k, v in self._fields().items() if k in names and v]
+
+    def _field(self, *names: str) -> str:
+        fields = self._fields()
+        for n in names:
+            if fields.get(n):
+                return str(fields[n])
+        raise self._missing_field(names[0])
+
+    def _missing_field(self, name: str) -> AuthError:
+        slug = self.manifest.slug
+        return AuthError(f"The {slug} connection has no {name!r}.", f"Run: synthral authorize {slug}")
+
+    def _fill(self, template: str) -> str:
+        fields = self._fields()
+
+        def sub(m: re.Match[str]) -> str:
+            if not fields.get(m.group(1)):
+                raise self._missing_field(m.group(1))
+            return str(fields[m.group(1)])
+
+        return _PLACEHOLDER.sub(sub, template)
+
+    def auth_parts(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """``(headers, query pairs)`` that carry the credential (SigV4 is signed later)."""
+        if not self.sends_credentials:
+            return [], []
+        auth = self.manifest.auth
+        kind = auth["type"]
+        headers: list[tuple[str, str]] = []
+        query: list[tuple[str, str]] = []
+        self._auth_sent = kind == "custom" and auth.get("scheme") == "aws_sigv4"
+        if auth.get("inject"):
+            for inj in auth["inject"]:
+                value = self._fill(inj["value"])
+                (headers if inj["in"] == "header" else query).append((inj["name"], value))
+        elif kind == "oauth2":
+            prefix = auth.get("token_prefix", "Bearer ")
+            headers.append((auth.get("token_header", "Authorization"), prefix + self._field("access_token", "token")))
+        elif kind == "bearer":
+            headers.append(("Authorization", "Bearer " + self._field("token", "access_token")))
+        elif kind == "api_key":
+            headers.append(("Authorization", "Bearer " + self._field("api_key", "token", "access_token")))
+        elif kind == "basic":
+            headers.append(("Authorization", self._basic(self._field("username"), self._fields().get("password", ""))))
+        elif kind == "custom" and auth.get("scheme") == "http_generic":
+            headers.extend(self._http_generic())
+        elif kind == "custom" and auth.get("scheme") != "aws_sigv4":
+            raise UsageError(
+                f"{self.manifest.slug}'s manifest does not say how to apply its credentials.",
+                "Add auth.inject to the manifest (or a known auth.scheme).",
+            )
+        self._auth_sent = self._auth_sent or bool(headers or query)
+        return headers, query
+
+    def _basic(self, user: str, password: str) -> str:
+        import base64
+
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        redact.register(token)
+        self._extra_masks.append(token)
+        return "Basic " + token
+
+    _extra_masks: list[str]
+    _auth_sent: bool = False
+
+    def _http_generic(self) -> list[tuple[str, str]]:
+        fields = self._fields()
+        scheme = str(fields.get("scheme") or ("bearer" if fields.get("token") or fields.get("access_token")
+                                               else "none")).lower()
+        if scheme == "bearer":
+            return [("Authorization", "Bearer " + self._field("token", "access_token"))]
+        if scheme == "basic":
+            return [("Authorization", self._basic(self._field("username"), str(fields.get("password") or "")))]
+        if scheme == "api_key":
+            return [(str(fields.get("api_key_header") or "X-API-Key"), self._field("api_key", "token"))]
+        if scheme == "none":
+            return []
+        raise UsageError(f"Unknown http scheme {scheme!r}.", "Use none, bearer, basic or api_key.")
+
+    # -- building -------------------------------------------------------------------------
+
+    def base_url(self) -> str:
+        template = self.action.raw.get("base_url") or self.manifest.base_url
+        return render_url(template, self.credential.config if self.credential else {}, self.manifest).rstrip("/")
+
+    def prepare(self, overrides: dict[str, Any] | None = None, url: str | None = None,
+                dry_run: bool = False) -> PreparedRequest:
+        """The request for these parameters (``overrides`` from pagination; ``url`` a next link)."""
+        self._extra_masks = []
+        self._auth_sent = False
+        params = dict(self.params)
+        extra_query: list[tuple[str, str]] = []
+        extra_body: dict[str, Any] = {}
+        for k, v in (overrides or {}).items():
+            if self.action.parameter(k) is not None:
+                params[k] = v
+            elif k.startswith("body:"):
+                extra_body[k[5:]] = v
+            else:
+                extra_query.append((k, scalar(v)))
+        if self.action.raw.get("transport_op") == "http_request":
+            req = self._http_request(params, dry_run)
+        else:
+            req = self._from_manifest(params, extra_query, extra_body, url, dry_run)
+        if self.sends_credentials and self.manifest.auth.get("scheme") == "aws_sigv4":
+            from .transports.aws_sigv4 import sign
+
+            self._extra_masks.extend(sign(req, self._fields(), self.manifest))
+        req.masked = [*self._secret_values(), *self._extra_masks,
+                      *(scalar(params[p.name]) for p in self.action.parameters if p.secret and p.name in params)]
+        parts = urlsplit(req.url)
+        if parts.scheme == "http" and not _is_loopback(parts.hostname or "") and self._auth_sent:
+            raise UsageError(f"Refusing to send credentials over plain http to {parts.hostname}.",
+                             "Use an https:// URL.")
+        return req
+
+    def _headers(self, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        cfg = self.credential.config if self.credential else {}
+        out = [("User-Agent", USER_AGENT), ("Accept", str(self.action.raw.get("accept", "application/json")))]
+        for source in (self.manifest.raw.get("headers") or {}, self.action.raw.get("headers") or {}):
+            for k, v in source.items():
+                if all(var in cfg for var in _PLACEHOLDER.findall(v)) and _PLACEHOLDER.search(v):
+                    v = render_url(v, cfg, self.manifest)
+                out.append((k, v))
+        out.extend(extra)
+        merged: dict[str, tuple[str, str]] = {}
+        for k, v in out:  # later wins, first position kept
+            merged[k.lower()] = (merged.get(k.lower(), (k, v))[0], _check_header(k, v))
+        return list(merged.values())
+
+    def _from_manifest(self, params: dict[str, Any], extra_query: list[tuple[str, str]],
+                       extra_body: dict[str, Any], next_url: str | None, dry_run: bool) -> PreparedRequest:
+        action = self.action
+        by_loc: dict[str, list[Parameter]] = {"path": [], "query": [], "header": [], "body": []}
+        for p in action.parameters:
+            if p.name in params:
+                by_loc[p.location].append(p)
+        auth_headers, auth_query = self.auth_parts()
+        if next_url is not None:
+            url = next_url
+        else:
+            path = action.path
+            for p in by_loc["path"]:
+                path = path.replace("{" + p.name + "}", _path_segment(params[p.name]))
+            if path and not path.startswith("/") and not path.startswith("?"):
+                path = "/" + path
+            url = self.base_url() + path
+            pairs: list[tuple[str, str]] = []
+            for p in by_loc["query"]:
+                pairs.extend(query_pairs(p.wire, params[p.name], p.style))
+            pairs.extend(extra_query)
+            pairs.extend(auth_query)
+            if pairs:
+                url += ("&" if "?" in url else "?") + urlencode(pairs, quote_via=quote, safe="[],")
+        header_params = [(p.wire, scalar(params[p.name])) for p in by_loc["header"]]
+        content: bytes | None = None
+        display: Any = None
+        ctype: str | None = None
+        body_params = by_loc["body"]
+        kind = action.body
+        if action.raw.get("encoder"):
+            obj = encoder(str(action.raw["encoder"]))({p.name: params[p.name] for p in body_params})
+            content, display, ctype = self._json(obj)
+        elif kind == "none" or (not body_params and not extra_body):
+            pass
+        elif kind == "json":
+            obj: dict[str, Any] = {}
+            for p in body_params:
+                _nest(obj, p.wire, params[p.name])
+            obj.update(extra_body)
+            content, display, ctype = self._json(obj)
+        elif kind == "form":
+            pairs = [kv for p in body_params for kv in flatten_form(p.wire, params[p.name], p.style)]
+            pairs += [kv for k, v in extra_body.items() for kv in flatten_form(k, v)]
+            text = urlencode(pairs, safe="[]")
+            content, display, ctype = text.encode(), text, "application/x-www-form-urlencoded"
+        elif kind == "multipart":
+            fields = [kv for p in body_params if p.type != "file"
+                      for kv in flatten_form(p.wire, params[p.name], p.style)]
+            files = [(p.wire, params[p.name]) for p in body_params if p.type == "file"]
+            import secrets
+
+            boundary = "synthral-dry-run-boundary" if dry_run else "synthral-" + secrets.token_hex(16)
+            content, ctype = encode_multipart(fields, files, boundary)
+            display = _display(content)
+        elif kind == "raw":
+            value = params[body_params[0].name]
+            if isinstance(value, FileValue):
+                content, ctype = value.read(), value.content_type
+            elif isinstance(value, str):
+                content, ctype = value.encode("utf-8"), "text/plain; charset=utf-8"
+            else:
+                content, ctype = json.dumps(value, ensure_ascii=False).encode(), "application/json"
+            display = _display(content)
+        if content is not None:
+            ctype = str(action.raw.get("content_type") or ctype)
+        headers = self._headers(header_params + auth_headers + ([("Content-Type", ctype)] if ctype else []))
+        return PreparedRequest(action.method, url, headers, content, display)
+
+    @staticmethod
+    def _json(obj: Any) -> tuple[bytes, Any, str]:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), obj, "application/json"
+
+    def _http_request(self, params: dict[str, Any], dry_run: bool) -> PreparedRequest:
+        """The generic ``http`` connector: method/url/headers/params/body/timeout from parameters."""
+        method = str(params.get("method") or "GET").upper()
+        target = str(params.get("url") or "")
+        if not re.match(r"^https?://", target):
+            target = self.base_url() + ("" if target.startswith("/") else "/") + target
+        pairs = [kv for k, v in (params.get("params") or {}).items() for kv in query_pairs(k, v)]
+        if pairs:
+            target += ("&" if "?" in target else "?") + urlencode(pairs, quote_via=quote, safe="[],")
+        user_headers = [(str(k), scalar(v)) for k, v in (params.get("headers") or {}).items()]
+        auth_headers, _ = self.auth_parts()
+        body = params.get("body")
+        content: bytes | None = None
+        display: Any = None
+        extra: list[tuple[str, str]] = []
+        if body is not None:
+            given = {k.lower(): v for k, v in user_headers}
+            if "form-urlencoded" in given.get("content-type", "") and isinstance(body, dict):
+                text = urlencode([kv for k, v in body.items() for kv in flatten_form(k, v)], safe="[]")
+                content, display = text.encode(), text
+            elif isinstance(body, str):
+                content, display = body.encode("utf-8"), body
+                extra.append(("Content-Type", "text/plain; charset=utf-8"))
+            else:
+                content, display, ctype = self._json(body)
+                extra.append(("Content-Type", ctype))
+        headers = self._headers([("Accept", "*/*"), *extra, *user_headers, *auth_headers])
+        timeout = float(params["timeout"]) if params.get("timeout") is not None else None
+        return PreparedRequest(method, target, headers, content, display, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class Outcome:
+    """What the provider answered: the contract's ``{"success", "status", "result"}`` and more."""
+
+    success: bool
+    status: int | None
+    result: Any
+    content: bytes = b""
+    content_type: str = ""
+    binary: bool = False
+    pages: int = 1
+    truncated: bool = False
+    elapsed: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        result = self.result
+        if self.binary:
+            import base64
+
+            result = {"content_type": self.content_type, "size": len(self.content),
+                      "base64": base64.b64encode(self.content).decode("ascii")}
+        return {"success": self.success, "status": self.status, "result": result}
+
+
+class ProviderAuthError(AuthError):
+    """The provider refused the credential (401, or Slack's ``invalid_auth``): exit 3."""
+
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
+                 result: object = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.result = result
+
+
+def missing_scopes(required: list[str], granted: list[str] | None) -> list[str]:
+    """Entries of ``required`` (``a|b`` = either) that ``granted`` does not cover. Unknown
+    grants (``None`` or an empty list) are not checked: the provider will say."""
+    if not granted:  # None: an env override; []: the provider did not say what it granted
+        return []
+    have = set(granted)
+    return [r for r in required if not any(alt in have for alt in r.split("|"))]
+
+
+def _check_scopes(manifest: Manifest, action: Action, credential: Credential | None, connection: str) -> None:
+    if credential is None or action.raw.get("auth", True) is False:
+        return
+    missing = missing_scopes(action.scopes, credential.scopes)
+    if missing:
+        wanted = [m.split("|")[0] for m in missing]
+        conn = f" --connection {connection}" if connection != "default" else ""
+        raise AuthError(
+            f"{manifest.slug} {action.name} needs the scope {', '.join(missing)}, "
+            f"which the {connection!r} connection was not granted.",
+            f"Run: synthral authorize {manifest.slug}{conn} " + " ".join(f"--scope {w}" for w in wanted),
+        )
+
+
+def _credential(sy: Synthral, manifest: Manifest, action: Action,
+                options: Options) -> tuple[Credential | None, str | None]:
+    """The resolved credential; a dry run or an ``auth: false`` action can do without one."""
+    from .credentials import Credential, resolve
+
+    try:
+        return resolve(sy, manifest, options.connection), None
+    except AuthError:
+        if manifest.auth_type == "none" or action.raw.get("auth", True) is False:
+            return None, None
+        if not options.dry_run:
+            raise
+    fields = {f["name"] for f in manifest.auth.get("fields", [])} | SECRET_FIELDS | {"username"}
+    placeholder = Credential(
+        slug=manifest.slug, connection=options.connection, kind=manifest.auth_type,
+        secrets={f: f"<{f}>" for f in sorted(fields)}, config={}, scopes=None, source="placeholder",
+    )
+    return placeholder, f"no {manifest.slug} connection {options.connection!r} yet: credentials are placeholders"
+
+
+def run(sy: Synthral, manifest: Manifest, action: Action, params: dict[str, Any],
+        options: Options) -> Outcome | PreparedRequest:
+    """Check parameters and scopes, then preview (dry run) or send."""
+    params = check_params(action, params, manifest.slug)
+    if options.ca_bundle is None:
+        options.ca_bundle = sy.settings.ca_bundle
+    credential, note = _credential(sy, manifest, action, options)
+    _check_scopes(manifest, action, credential, options.connection)
+    if manifest.transport in {"smtp", "postgresql"}:
+        from .transports import dispatch
+
+        return dispatch(manifest, action, params, credential, options)
+    inv = Invocation(manifest, action, params, credential, options)
+    if options.dry_run:
+        req = inv.prepare(dry_run=True)
+        req.note = note
+        return req
+    from .transports.http import deliver
+
+    return deliver(sy, inv)
+
+
+def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, Any]) -> Action:
+    """``synthral request``: an action for METHOD PATH whose ``-p`` values are query parameters
+    for GET/HEAD/DELETE and JSON body fields otherwise (like ``gh api``)."""
+    method = method.upper()
+    if method not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}:
+        raise UsageError(f"Unknown HTTP method {method!r}.", "Use GET, POST, PUT, PATCH, DELETE or HEAD.")
+    if re.match(r"^https?://", path):
+        base = render_url(manifest.base_url, {}, None) if "{" not in manifest.base_url else ""
+        if not base or not path.startswith(base.rstrip("/") + "/"):
+            raise UsageError(f"{path} is not under {manifest.slug}'s base URL {manifest.base_url}.",
+                             "Give a path relative to the base URL, e.g. /users/me.")
+        path = path[len(base.rstrip("/")):]
+    loc = "query" if method in {"GET", "HEAD", "DELETE"} else "body"
+    types = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+    raw = {
+        "name": "request", "description": f"{method} {path}", "method": method,
+        "path": path.replace("{", "%7B").replace("}", "%7D"), "idempotent": method in {"GET", "HEAD", "PUT", "DELETE"},
+        "parameters": [{"name": k, "in": loc, "type": types.get(type(v), "string")} for k, v in values.items()],
+    }
+    if "pagination" in manifest.raw:
+        raw["pagination"] = manifest.raw["pagination"]
+    return Action(raw)
+
+
+def _options(options: Options | None, settings: dict[str, Any]) -> Options:
+    opts = options or Options()
+    for key, value in settings.items():
+        if not hasattr(opts, key):
+            raise TypeError(f"unknown option {key!r}")
+        setattr(opts, key, value)
+    return opts
+
+
+def invoke(sy: Synthral, slug: str, action: str, params: dict[str, Any] | None = None,
+           options: Options | None = None, **settings: Any) -> Outcome | PreparedRequest:
+    """``Synthral.invoke``: run ``action`` of ``slug`` with typed (or text) parameter values."""
+    manifest = sy.connector(slug)
+    return run(sy, manifest, manifest.action(action), dict(params or {}), _options(options, settings))
+
+
+def request(sy: Synthral, slug: str, method: str, path: str, values: dict[str, Any] | None = None,
+            options: Options | None = None, **settings: Any) -> Outcome | PreparedRequest:
+    """``synthral request``: a raw authenticated call relative to the connector's base URL."""
+    manifest = sy.connector(slug)
+    if manifest.transport != "http":
+        raise UsageError(f"{slug} is not an HTTP connector.", f"Use: synthral invoke {slug} ACTION")
+    values = dict(values or {})
+    return run(sy, manifest, adhoc_action(manifest, method, path, values), values, _options(options, settings))
+
+
+def test(sy: Synthral, slug: str, options: Options | None = None, **settings: Any) -> Outcome:
+    """Run ``test_connection`` and record ok / message / time on the stored connection."""
+    from .errors import SynthralError
+
+    opts = _options(options, settings)
+    opts.dry_run = False
+    manifest = sy.connector(slug)
+    try:
+        out = run(sy, manifest, manifest.action("test_connection"), {}, opts)
+    except SynthralError as exc:
+        _record(sy, slug, opts.connection, False, exc.message)
+        raise
+    assert isinstance(out, Outcome)  # noqa: S101 - not a dry run
+    _record(sy, slug, opts.connection, True, f"ok ({out.status})" if out.status else "ok")
+    return out
+
+
+def _record(sy: Synthral, slug: str, connection: str, ok: bool, message: str) -> None:
+    """Health for ``connections list``; only stored connections have a row to record it in."""
+    from .errors import StoreError
+
+    if sy.settings.token_override(slug) is not None or not sy.paths.store.exists():
+        return
+    try:
+        sy.store.record_test(slug, connection, ok, redact.redact(message)[:500])
+    except StoreError:
+        return

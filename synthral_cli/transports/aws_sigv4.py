@@ -1,0 +1,50 @@
+"""AWS Signature Version 4 for ``auth.scheme: aws_sigv4``, via botocore (the ``aws`` extra).
+
+Credential fields: access_key_id, secret_access_key, session_token (optional), region; the
+service comes from the manifest's ``auth.aws_service``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AuthError, UsageError
+
+if TYPE_CHECKING:
+    from ..invoke import PreparedRequest
+    from ..manifest import Manifest
+
+SIGNED_HEADERS = ("X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256", "Authorization")
+
+
+def sign(req: PreparedRequest, fields: dict[str, Any], manifest: Manifest) -> list[str]:
+    """Add the SigV4 headers to ``req``; returns the values to mask in a dry run."""
+    try:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+    except ImportError:
+        raise UsageError(
+            f"{manifest.slug} signs requests with AWS SigV4, which needs botocore.",
+            "Install it: pip install 'synthral[aws]'",
+        ) from None
+    missing = [f for f in ("access_key_id", "secret_access_key", "region") if not fields.get(f)]
+    if missing:
+        raise AuthError(f"The {manifest.slug} connection has no {', '.join(missing)}.",
+                        f"Run: synthral authorize {manifest.slug}")
+    service = manifest.auth.get("aws_service")
+    if not service:
+        raise UsageError(f"{manifest.slug}'s manifest needs auth.aws_service for SigV4.", None)
+    creds = Credentials(str(fields["access_key_id"]), str(fields["secret_access_key"]),
+                        str(fields["session_token"]) if fields.get("session_token") else None)
+    aws = AWSRequest(method=req.method, url=req.url, data=req.content or b"", headers=dict(req.headers))
+    SigV4Auth(creds, service, str(fields["region"])).add_auth(aws)
+    masks = []
+    for name in SIGNED_HEADERS:
+        value = aws.headers.get(name)
+        if value is None:
+            continue
+        req.headers = [(k, v) for k, v in req.headers if k.lower() != name.lower()] + [(name, str(value))]
+        if name == "Authorization":
+            masks.append(str(value).rsplit("Signature=", 1)[-1])
+    return masks

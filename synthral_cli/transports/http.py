@@ -1,0 +1,348 @@
+"""HTTP delivery: send a prepared request with httpx, retry, refresh once on 401, paginate, and
+turn the answer into an ``Outcome`` or a ``ProviderError`` carrying the provider's own message.
+
+Retries: 429/502/503/504 and dropped connections are retried (exponential backoff with full
+jitter, ``Retry-After`` honoured up to :data:`MAX_RETRY_AFTER` seconds) only when the action is
+idempotent; a connection that could not be opened at all is retried for every method, because
+nothing reached the server. A read timeout is never retried: the server may still be working.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..errors import NetworkError, ProviderError
+from ..invoke import Invocation, Outcome, PreparedRequest, ProviderAuthError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..core import Synthral
+
+RETRY_STATUSES = {429, 502, 503, 504}
+MAX_RETRY_AFTER = 60.0
+MAX_BACKOFF = 30.0
+DEFAULT_MESSAGE_PATHS = ["error.message", "error", "message", "errors.0.message", "error_description"]
+AUTH_ERROR_CODES = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+                    "invalid_token", "invalid_grant"}
+
+
+def get_path(data: Any, path: str) -> Any:
+    """``errors.0.message`` / ``errors[0].message`` in nested dicts and lists; None when absent."""
+    if not path:
+        return data
+    for part in path.replace("[", ".").replace("]", "").split("."):
+        if part == "":
+            continue
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.lstrip("-").isdigit() and -len(data) <= int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff(attempt: int, base: float) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return random.uniform(0, min(MAX_BACKOFF, base * (2**attempt)))  # noqa: S311 - not crypto
+
+
+def _client(inv: Invocation) -> httpx.Client:
+    import ssl
+
+    import httpx
+
+    opts = inv.options
+    verify: ssl.SSLContext | bool = True
+    if opts.ca_bundle:
+        try:
+            verify = ssl.create_default_context(cafile=opts.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            from ..errors import UsageError
+
+            raise UsageError(f"Cannot use the CA bundle {opts.ca_bundle}: {exc}.",
+                             "Point --ca-bundle / SYNTHRAL_CA_BUNDLE at a PEM file.") from None
+    return httpx.Client(timeout=opts.timeout, verify=verify, follow_redirects=True)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> httpx.Response:
+    """One request with retries; raises ``NetworkError`` when the network fails for good."""
+    import httpx
+
+    opts = inv.options
+    sleep = opts.sleep or time.sleep
+    timeout = req.timeout if req.timeout is not None else opts.timeout
+    for attempt in range(opts.retries + 1):
+        last = attempt == opts.retries
+        try:
+            resp = client.request(req.method, req.url, headers=req.headers, content=req.content, timeout=timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if last:
+                raise NetworkError(
+                    f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
+                    f"Check your network and the URL; tried {attempt + 1} time(s) (--retries {opts.retries}).",
+                ) from None
+            wait, why = backoff(attempt, opts.backoff_base), "connection failed"
+        except httpx.TimeoutException:
+            raise NetworkError(
+                f"No answer from {_host(req.url)} within {timeout:g} s.",
+                "Try again later, or allow more time with --timeout SECONDS.",
+            ) from None
+        except httpx.TransportError as exc:
+            if last or not inv.idempotent:
+                raise NetworkError(
+                    f"The connection to {_host(req.url)} failed: {_reason(exc)}.",
+                    "Try again; the request may or may not have reached the provider."
+                    if not inv.idempotent else "Check your network and try again.",
+                ) from None
+            wait, why = backoff(attempt, opts.backoff_base), "connection dropped"
+        else:
+            if resp.status_code not in RETRY_STATUSES or last or not inv.idempotent:
+                return resp
+            hinted = retry_after(resp.headers.get("Retry-After"))
+            wait = min(hinted, MAX_RETRY_AFTER) if hinted is not None else backoff(attempt, opts.backoff_base)
+            why = f"HTTP {resp.status_code}"
+            resp.close()
+        if opts.on_wait is not None:
+            opts.on_wait(wait, f"{why}; retry {attempt + 1} of {opts.retries}")
+        sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.split("] ")[-1] if "] " in text else text
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpreting answers
+
+
+_TEXT_TYPES = ("text/", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+
+
+def parse_body(resp: httpx.Response) -> tuple[Any, bool]:
+    """``(value, binary)``: JSON parsed, text as str, anything else as bytes."""
+    content = resp.content
+    ctype = resp.headers.get("Content-Type", "").lower()
+    if not content:
+        return None, False
+    if "json" in ctype:
+        try:
+            return json.loads(content), False
+        except ValueError:
+            pass
+    if ctype.startswith(_TEXT_TYPES) or "json" in ctype or "xml" in ctype:
+        return resp.text, False
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content, True
+    if "\0" in text:
+        return content, True
+    if not ctype:
+        try:
+            return json.loads(text), False
+        except ValueError:
+            pass
+    return text, False
+
+
+def error_message(inv: Invocation, body: Any) -> str | None:
+    paths = (inv.manifest.raw.get("errors") or {}).get("message_paths") or []
+    for path in [*paths, *DEFAULT_MESSAGE_PATHS]:
+        value = get_path(body, path) if isinstance(body, (dict, list)) else None
+        if isinstance(value, (str, int, float)) and str(value).strip():
+            return str(value).strip()
+    if isinstance(body, str) and body.strip() and len(body) < 300 and "<html" not in body.lower():
+        return body.strip()
+    return None
+
+
+_HINTS = {
+    400: "Check the parameters: synthral connectors actions {slug}",
+    403: "The account may lack a permission; see the message, or re-authorize: synthral authorize {slug}",
+    404: "Check the ids and names you passed.",
+    409: "The request conflicts with the current state; see the message.",
+    422: "Check the parameters: synthral connectors actions {slug}",
+    429: "Rate limited; wait a little and try again.",
+}
+
+
+def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
+    """An ``Outcome`` for a success; raises ``ProviderError`` (exit 1) or, for a refused
+    credential, ``ProviderAuthError`` (exit 3) with status and body for ``--json``."""
+    body, binary = parse_body(resp)
+    ctype = resp.headers.get("Content-Type", "")
+    status = resp.status_code
+    slug = inv.manifest.slug
+    errors = inv.manifest.raw.get("errors") or {}
+    failed = not 200 <= status < 300
+    if not failed and errors.get("ok_path") and isinstance(body, dict):
+        failed = get_path(body, errors["ok_path"]) != errors.get("ok_value", True)
+    if not failed:
+        return Outcome(True, status, body, resp.content, ctype, binary, pages)
+    result = body if not binary else None
+    message = error_message(inv, body) or resp.reason_phrase or "error"
+    conn = inv.options.connection
+    conn_flag = f" --connection {conn}" if conn != "default" else ""
+    from_env = inv.credential is not None and inv.credential.source == "environment"
+    if status == 401 or (200 <= status < 300 and message in AUTH_ERROR_CODES):
+        from ..settings import token_var
+
+        hint = (f"Check {token_var(slug)}." if from_env else f"Re-authorize: synthral authorize {slug}{conn_flag}")
+        raise ProviderAuthError(f"{slug} refused the credentials ({status}: {message}).", hint,
+                                status=status, result=result)
+    if 200 <= status < 300 and message == "missing_scope" and isinstance(body, dict) and body.get("needed"):
+        raise ProviderAuthError(
+            f"{slug} says the connection lacks the scope {body['needed']}.",
+            f"Run: synthral authorize {slug}{conn_flag} --scope {body['needed']}", status=status, result=result,
+        )
+    hint = _HINTS.get(status, "The provider had a problem; try again later." if status >= 500 else None)
+    raise ProviderError(f"{slug} answered {status}: {message}", hint.format(slug=slug) if hint else None,
+                        status=status, result=result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery and pagination
+
+
+def _exchange(sy: Synthral, client: httpx.Client, inv: Invocation, **prepare: Any) -> httpx.Response:
+    """Send; on 401 refresh the credential once (``refresh_after_401``) and send again."""
+    resp = send_once(client, inv, inv.prepare(**prepare))
+    if resp.status_code == 401 and inv.sends_credentials and inv.credential is not None:
+        from ..credentials import refresh_after_401
+
+        fresh = refresh_after_401(sy, inv.manifest, inv.credential)
+        if fresh is not None:
+            resp.close()
+            inv.credential = fresh
+            resp = send_once(client, inv, inv.prepare(**prepare))
+    return resp
+
+
+def deliver(sy: Synthral, inv: Invocation) -> Outcome:
+    started = time.monotonic()
+    spec = _spec(inv)
+    limit = spec.get("limit_param")
+    if inv.options.paginate and limit and spec.get("page_size") and inv.action.parameter(limit) is not None:
+        inv.params.setdefault(limit, spec["page_size"])
+    with _client(inv) as client:
+        resp = _exchange(sy, client, inv)
+        outcome = interpret(inv, resp)
+        if inv.options.paginate:
+            outcome = _paginate(sy, client, inv, resp, outcome)
+    outcome.elapsed = time.monotonic() - started
+    return outcome
+
+
+def _spec(inv: Invocation) -> dict[str, Any]:
+    return dict(inv.action.raw.get("pagination") or inv.manifest.raw.get("pagination") or {"type": "none"})
+
+
+def _items(spec: dict[str, Any], body: Any) -> list[Any]:
+    items = get_path(body, spec.get("items_path", ""))
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        from ..errors import UsageError
+
+        raise UsageError("--paginate: the answer holds no list of items here.",
+                         "The manifest's pagination.items_path may be wrong.")
+    return items
+
+
+def _paginate(sy: Synthral, client: httpx.Client, inv: Invocation, resp: httpx.Response, first: Outcome) -> Outcome:
+    """Follow link / cursor / page / offset pagination up to ``max_pages``; merge the items."""
+    spec = _spec(inv)
+    kind = spec.get("type", "none")
+    if kind == "none":
+        return first
+    items = list(_items(spec, first.result))
+    page_items = items
+    body = first.result
+    pages, more = 1, True
+    max_pages = int(spec.get("max_pages", 100))
+    page = int(inv.params.get(spec.get("page_param", ""), spec.get("start_page", 1)) or 1)
+    offset = int(inv.params.get(spec.get("offset_param", ""), 0) or 0)
+    limit_param = spec.get("limit_param")
+    size = inv.params.get(limit_param) if limit_param else None
+    size = int(size or spec.get("page_size") or 0)
+    origin = urlsplit(str(resp.request.url))
+    while True:
+        prepare: dict[str, Any] = {}
+        has_more = get_path(body, spec["has_more_path"]) if spec.get("has_more_path") else None
+        if spec.get("has_more_path") and not has_more:
+            more = False
+        elif kind == "link":
+            nxt = resp.links.get("next", {}).get("url")
+            if not nxt:
+                more = False
+            else:
+                nxt_parts = urlsplit(str(resp.request.url.join(nxt)))
+                if (nxt_parts.scheme, nxt_parts.netloc) != (origin.scheme, origin.netloc):
+                    more = False  # never carry credentials to another host
+                else:
+                    prepare["url"] = nxt_parts.geturl()
+        elif kind == "cursor":
+            if spec.get("cursor_from_last_item"):
+                cursor = get_path(page_items[-1], spec["cursor_from_last_item"]) if page_items else None
+            else:
+                cursor = get_path(body, spec.get("next_cursor_path", ""))
+            key = spec.get("cursor_param", "cursor")
+            if not cursor:
+                more = False
+            else:
+                prepare["overrides"] = {("body:" if spec.get("cursor_in") == "body" else "") + key: cursor}
+        elif kind in {"page", "offset"}:
+            if not page_items or (size and len(page_items) < size):
+                more = False
+            elif kind == "page":
+                page += 1
+                prepare["overrides"] = {spec.get("page_param", "page"): page}
+            else:
+                offset += len(page_items)
+                prepare["overrides"] = {spec.get("offset_param", "offset"): offset}
+        if not more:
+            break
+        if pages >= max_pages:
+            first.truncated = True
+            break
+        resp = _exchange(sy, client, inv, **prepare)
+        outcome = interpret(inv, resp, pages + 1)
+        body = outcome.result
+        page_items = _items(spec, body)
+        items.extend(page_items)
+        pages += 1
+    first.result = items
+    first.pages = pages
+    return first
