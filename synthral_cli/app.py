@@ -110,6 +110,8 @@ def _register() -> None:
     app.add_typer(store.app, name="store")
     configure.register_command(app)
     from .cli import authorize; authorize.register(app)  # noqa: E702 - issue 4: authorize, refresh, token
+    from .cli import invoke  # issue 5: invoke, request, test
+    invoke.register(app)
 
 
 _register()

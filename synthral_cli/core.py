@@ -73,6 +73,17 @@ class Synthral:
         """One connector's manifest; an unknown slug raises ``UsageError`` with suggestions."""
         return self.catalogue.get(slug)
 
+    def invoke(
+        self, slug: str, action: str, params: Mapping[str, Any] | None = None, **options: Any
+    ) -> Any:
+        """Run one action: an ``invoke.Outcome`` (``.to_dict()`` is the ``--json`` shape), or the
+        ``invoke.PreparedRequest`` of a dry run. ``options``: connection, dry_run, paginate,
+        retries, timeout, ca_bundle (or ``options=invoke.Options(...)``). Errors raise ``errors.*``.
+        """
+        from .invoke import invoke
+
+        return invoke(self, slug, action, dict(params or {}), **options)
+
     def validate(self, paths: list[Path]) -> tuple[int, list[str]]:
         """Validate manifest files: ``(files checked, ["file: field.path: message", ...])``."""
         return validate_paths(paths)
