@@ -165,8 +165,8 @@ class NangoClient:
         body = {"tags": tags, "allowed_integrations": [unique_key]}
         resp = self._request("POST", "/connect/sessions", json=body)
         if resp.status_code >= 400:
-            code, _ = self._error(resp)
-            if "integration" in code:
+            code, message = self._error(resp)
+            if "integration" in code or "integration" in message.lower():
                 raise UsageError(
                     f"Nango has no integration {unique_key!r}.",
                     f"Create the integration {unique_key!r} in your Nango dashboard first, then retry.",
@@ -277,8 +277,8 @@ class NangoClient:
             body["tags"] = tags
         resp = self._request("POST", "/connections", json=body)
         if resp.status_code not in (200, 201):  # the real server answers 201, the spec says 200
-            code, _ = self._error(resp)
-            if "integration" in code:
+            code, message = self._error(resp)
+            if "integration" in code or "provider_config" in code or "integration" in message.lower():
                 raise UsageError(
                     f"Nango has no integration {unique_key!r}.",
                     f"Create the integration {unique_key!r} in your Nango dashboard first, then retry.",
