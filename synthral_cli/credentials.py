@@ -378,7 +378,14 @@ def authorize_oauth(
         tokens = flows.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=ca)
     elif chosen == "device":
         tokens = flows.device_flow(
-            manifest, app, interaction=interaction, scopes=wanted, config=config, timeout=timeout, ca_bundle=ca
+            manifest,
+            app,
+            interaction=interaction,
+            scopes=wanted,
+            config=config,
+            timeout=timeout,
+            open_browser=open_browser,
+            ca_bundle=ca,
         )
     else:
         tokens = flows.authorization_code_flow(

@@ -17,11 +17,16 @@ in memory, behind one lock (the server is threaded).
 from __future__ import annotations
 
 import html
+import json
+import os
 import secrets
+import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +39,7 @@ with warnings.catch_warnings():
     from authlib.oauth2.rfc7009 import RevocationEndpoint
     from authlib.oauth2.rfc7636 import CodeChallenge
     from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
+import pytest
 from flask import Flask, jsonify, redirect, request, session
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -148,6 +154,7 @@ class OAuthServer:
         self.tokens: list[Token] = []
         self.grants: list[dict[str, Any]] = []  # every issued token: grant_type, client_id, scope
         self.revocations: list[dict[str, Any]] = []
+        self.code_requests: list[dict[str, Any]] = []  # every code issued: client, PKCE method
         self.device_credentials: dict[str, DeviceCredentialDict] = {}
         self.device_grants: dict[str, tuple[str, bool]] = {}
         self.device_polls: list[float] = []
@@ -164,7 +171,11 @@ class OAuthServer:
         self,
         client_id: str = "synthral-test",
         client_secret: str | None = "s3cret-app-secret",
-        grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+        grant_types: tuple[str, ...] = (
+            "authorization_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ),
         auth_method: str = "client_secret_post",
     ) -> Client:
         client = Client(client_id, client_secret, list(grant_types), auth_method)
@@ -172,9 +183,13 @@ class OAuthServer:
             self.clients[client_id] = client
         return client
 
-    def count(self, grant_type: str) -> int:
+    def count(self, grant_type: str, client_id: str | None = None) -> int:
         with self.lock:
-            return sum(1 for g in self.grants if g["grant_type"] == grant_type)
+            return sum(
+                1
+                for g in self.grants
+                if g["grant_type"] == grant_type and (client_id is None or g["client_id"] == client_id)
+            )
 
     def revoke_all(self) -> None:
         with self.lock:
@@ -256,6 +271,9 @@ class OAuthServer:
             def save_authorization_code(self, code: str, req: Any) -> None:
                 data = req.payload.data
                 with srv.lock:
+                    srv.code_requests.append(
+                        {"client_id": req.client.get_client_id(), "pkce": data.get("code_challenge_method")}
+                    )
                     srv.codes[code] = AuthCode(
                         code,
                         req.client.get_client_id(),
@@ -446,3 +464,123 @@ class OAuthServer:
             return page("Test Provider", "<p>OAuth test server.</p>")
 
         return app
+
+
+# ---------------------------------------------------------------------------------------------
+# pytest fixtures (import them into a test module)
+
+REPO = Path(__file__).resolve().parent.parent
+BROWSER_SCRIPT = REPO / "tests" / "browser.py"
+
+
+@dataclass
+class Provider:
+    """One test's view of the server: its own OAuth client, manifest folder and environment."""
+
+    server: OAuthServer
+    client_id: str
+    client_secret: str | None
+    folder: Path
+    slug: str = "testprov"
+
+    def manifest(self, slug: str | None = None, auth: dict[str, Any] | None = None, **top: Any) -> str:
+        """Write a manifest for this server into the manifests folder; returns its slug."""
+        slug = slug or self.slug
+        url = self.server.url
+        doc: dict[str, Any] = {
+            "schema_version": 1,
+            "slug": slug,
+            "name": "Test Provider",
+            "category": "Development & Code",
+            "status": "beta",
+            "version": "1.0.0",
+            "description": "The local OAuth 2.0 test provider.",
+            "docs_url": "https://docs.example.invalid/oauth",
+            "base_url": url + "/api",
+            "auth": {
+                "type": "oauth2",
+                "authorization_url": url + "/authorize",
+                "token_url": url + "/token",
+                "revocation_url": url + "/revoke",
+                "device_authorization_url": url + "/device_authorization",
+                "grant_types": ["authorization_code", "refresh_token", "device_code"],
+                "default_scopes": ["read", "write"],
+                "console_url": "https://console.example.invalid/apps",
+                **(auth or {}),
+            },
+            "nango": {"enabled": False},
+            "actions": [{"name": "test_connection", "description": "Who am I.", "method": "GET", "path": "/me"}],
+            **top,
+        }
+        (self.folder / f"{slug}.yaml").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        return slug
+
+    def seed(self, *, expires_in: float, scope: str = "read write", slug: str | None = None) -> tuple[Token, Any]:
+        """A token pair minted by the server and stored as connection ``default``."""
+        from synthral_cli.core import Synthral
+        from synthral_cli.store import Connection
+
+        tok = self.server.mint(self.client_id, scope=scope)
+        sy = Synthral(env=dict(os.environ))
+        conn = sy.store.put(
+            Connection(
+                slug=slug or self.slug,
+                method="direct",
+                scopes=scope.split(),
+                expires_at=time.time() + expires_in,
+                secrets={"access_token": tok.access_token, "refresh_token": tok.refresh_token or ""},
+            )
+        )
+        sy.store.close()
+        return tok, conn
+
+    def stored(self, slug: str | None = None, name: str = "default") -> Any:
+        from synthral_cli.core import Synthral
+
+        sy = Synthral(env=dict(os.environ))
+        try:
+            return sy.store.get(slug or self.slug, name)
+        finally:
+            sy.store.close()
+
+
+@pytest.fixture(scope="session")
+def oauth_server() -> Iterator[OAuthServer]:
+    srv = OAuthServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def provider(oauth_server: OAuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Provider:
+    """A fresh OAuth client on the shared server, a manifest folder, and the env pointing at both."""
+    from synthral_cli.crypto import encode_key, generate_key
+
+    client_id = "client-" + secrets.token_hex(6)
+    client = oauth_server.add_client(client_id)
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
+    monkeypatch.setenv("SYNTHRAL_STORE_KEY", encode_key(generate_key()))
+    monkeypatch.setenv("SYNTHRAL_TESTPROV_CLIENT_ID", client_id)
+    monkeypatch.setenv("SYNTHRAL_TESTPROV_CLIENT_SECRET", str(client.client_secret))
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {BROWSER_SCRIPT} %s")
+    monkeypatch.setenv("TESTBROWSER_LOG", str(tmp_path / "browser.log"))
+    prov = Provider(oauth_server, client_id, client.client_secret, folder)
+    prov.manifest()
+    return prov
+
+
+def browser_log(path: str | os.PathLike[str], *, until: str, timeout: float = 40.0) -> list[dict[str, Any]]:
+    """The browser's events, waiting until one has the key ``until`` (final, blocked, error)."""
+    end = time.monotonic() + timeout
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < end:
+        try:
+            events = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+        except FileNotFoundError:
+            events = []
+        if any(until in e or "error" in e for e in events):
+            return events
+        time.sleep(0.1)
+    return events

@@ -423,6 +423,7 @@ def device_flow(
     scopes: list[str],
     config: Mapping[str, Any],
     timeout: float = DEFAULT_TIMEOUT,
+    open_browser: bool = False,
     ca_bundle: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -466,10 +467,9 @@ def device_flow(
     expires_in = float(body.get("expires_in") or timeout)
     uri = body.get("verification_uri") or body.get("verification_url")
     complete = body.get("verification_uri_complete")
-    interaction.notice(
-        f"To authorize {manifest.name}, open {uri} and enter the code: {body.get('user_code')}"
-        + (f"\n  (or open {complete})" if complete else "")
-    )
+    interaction.notice(f"To authorize {manifest.name}, open {uri} and enter the code: {body.get('user_code')}")
+    if open_browser:
+        interaction.open_browser(str(complete or uri))
     deadline = clock() + min(expires_in, timeout)
     params = dict(manifest.auth.get("token_params", {}))
     token_url = endpoint(manifest, "token_url", config)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import hmac
 import html
-import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,7 +61,7 @@ def _page(title: str, body: str) -> bytes:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False
+    allow_reuse_address = True  # rebinding a fixed --port right after a run (TIME_WAIT)
     owner: CallbackServer
 
 
@@ -199,12 +198,3 @@ class CallbackServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def port_is_free(port: int) -> bool:
-    """For messages and tests: can 127.0.0.1:port be bound right now?"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((BIND_ADDRESS, port))
-        except OSError:
-            return False
-    return True
