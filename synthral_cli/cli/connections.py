@@ -24,20 +24,6 @@ PASSPHRASE_ENV = typer.Option(
 )
 
 
-def _store(ctx: typer.Context) -> Any:
-    return runtime(ctx).sy.store
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def _health(ok: bool | None) -> str:
-    return "untested" if ok is None else ("ok" if ok else "failed")
-
-
 def _relative(ts: float | None, now: float) -> str:
     if ts is None:
         return "-"
@@ -47,31 +33,37 @@ def _relative(ts: float | None, now: float) -> str:
     return f"in {text}" if delta > 0 else f"expired {text} ago"
 
 
-def _env_only_rows(env: dict[str, str], stored_slugs: set[str], rt: Any) -> list[dict[str, Any]]:
-    """``SYNTHRAL_<SLUG>_TOKEN`` variables for connectors that have no stored connection."""
-    from ..settings import token_var
+def render_list(rt: Any, as_json: bool) -> None:
+    """``connections list`` without Typer: metadata only, no cryptography, no sqlite-utils."""
+    from .. import ui
+    from ..settings import Settings
+    from ..store import Store, connection_rows, iso_times
 
-    wanted = {k for k, v in env.items() if v and k.startswith("SYNTHRAL_") and k.endswith("_TOKEN")}
-    wanted -= {token_var(s) for s in stored_slugs}
-    if not wanted:
-        return []
-    rows = []
-    for slug in rt.catalogue.slugs():
-        if token_var(slug) in wanted:
-            rows.append(
-                {
-                    "connector_slug": slug,
-                    "connection": "default",
-                    "method": None,
-                    "scopes": [],
-                    "expires_at": None,
-                    "health": "untested",
-                    "last_tested_at": None,
-                    "source": "environment",
-                    "needs_reauth": False,
-                }
+    store = Store.open(Settings(rt.env))
+    try:
+        rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
+    finally:
+        store.close()
+    if as_json:
+        ui.print_json({"connections": iso_times(rows), "total_count": len(rows)})
+        return
+    now = time.time()
+    ui.table(
+        ["slug", "connection", "method", "scopes", "expires", "health", "source"],
+        [
+            (
+                r["connector_slug"],
+                r["connection"],
+                r["method"] or "-",
+                " ".join(r["scopes"]) or "-",
+                _relative(r["expires_at"], now),
+                r["health"] + (" (re-authorize)" if r["needs_reauth"] else ""),
+                r["source"],
             )
-    return rows
+            for r in rows
+        ],
+        title=f"{len(rows)} connections",
+    )
 
 
 @app.command("list")
@@ -82,56 +74,7 @@ def list_connections(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: synthral connections list --json
     """
-    from ..settings import token_var
-
-    rt = runtime(ctx)
-    env = rt.env
-    conns = rt.sy.store.list()
-    rows: list[dict[str, Any]] = []
-    for c in conns:
-        source = "environment" if env.get(token_var(c.slug)) else ("nango" if c.method == "nango" else "store")
-        rows.append(
-            {
-                "connector_slug": c.slug,
-                "connection": c.name,
-                "method": c.method,
-                "scopes": c.scopes,
-                "expires_at": _iso(c.expires_at),
-                "health": _health(c.last_test_ok),
-                "last_tested_at": _iso(c.last_test_at),
-                "source": source,
-                "needs_reauth": c.needs_reauth,
-            }
-        )
-    rows += _env_only_rows(env, {c.slug for c in conns}, rt)
-    rows.sort(key=lambda r: (r["connector_slug"], r["connection"]))
-    from .. import ui
-
-    if as_json:
-        ui.print_json({"connections": rows, "total_count": len(rows)})
-        return
-    now = time.time()
-    by_key = {(c.slug, c.name): c for c in conns}
-    table_rows = []
-    for r in rows:
-        c = by_key.get((r["connector_slug"], r["connection"]))
-        health = r["health"] + (" (re-authorize)" if r["needs_reauth"] else "")
-        table_rows.append(
-            (
-                r["connector_slug"],
-                r["connection"],
-                r["method"] or "-",
-                " ".join(r["scopes"]) or "-",
-                _relative(c.expires_at if c else None, now),
-                health,
-                r["source"],
-            )
-        )
-    ui.table(
-        ["slug", "connection", "method", "scopes", "expires", "health", "source"],
-        table_rows,
-        title=f"{len(rows)} connections",
-    )
+    render_list(runtime(ctx), as_json)
 
 
 @app.command("remove")

@@ -1,0 +1,109 @@
+"""Benchmark the store with 10,000 connections (issue 3).
+
+    .venv/bin/python bench/bench_store.py [--connections 10000] [--runs 15]
+
+Measures, in a throw-away config directory with a key file:
+  * ``synthral connections list`` and ``--json`` as whole processes (target: <= 150 ms),
+  * ``synthral token slack --connection cNNNNN`` as a whole process (a stored, unexpired token),
+  * ``Store.get`` in a loop (decrypt included) and ``Store.list`` in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def synthral() -> str:
+    exe = shutil.which("synthral", path=str(Path(sys.executable).parent))
+    if not exe:
+        sys.exit("the synthral console script is not installed next to this Python")
+    return exe
+
+
+def whole_process(args: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    times = []
+    for _ in range(runs + 1):
+        t = time.perf_counter()
+        p = subprocess.run([synthral(), *args], env=env, capture_output=True, text=True)
+        times.append(time.perf_counter() - t)
+        if p.returncode != 0:
+            sys.exit(f"synthral {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
+    times = times[1:]  # the first run warms the page cache
+    return statistics.median(times) * 1000, min(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=15)
+    opts = parser.parse_args()
+
+    config = Path(tempfile.mkdtemp(prefix="synthral-bench-"))
+    env = {
+        **os.environ,
+        "SYNTHRAL_CONFIG_DIR": str(config),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
+    for key in [k for k in env if k.startswith("SYNTHRAL_") and k != "SYNTHRAL_CONFIG_DIR"]:
+        del env[key]
+    os.environ.clear()
+    os.environ.update(env)
+
+    from synthral_cli.settings import Settings
+    from synthral_cli.store import Connection, Store
+
+    n = opts.connections
+    store = Store.open(Settings(env))
+    t = time.perf_counter()
+    with store.locked():
+        for i in range(n):
+            store.put(
+                Connection(
+                    "slack",
+                    f"c{i:05}",
+                    scopes=["chat:write", "channels:read", "users:read"],
+                    expires_at=time.time() + 86400 * 30,
+                    config={"team": f"T{i}"},
+                    secrets={"access_token": f"xoxb-{i:05}-" + "x" * 40, "refresh_token": f"xoxe-{i:05}-" + "y" * 40},
+                    metadata={"token_type": "bearer"},
+                )
+            )
+    fill = time.perf_counter() - t
+    print(f"store: {config / 'store.db'} ({(config / 'store.db').stat().st_size / 1e6:.1f} MB), {n} connections")
+    print(f"  put x{n} in one transaction: {fill * 1000:.0f} ms ({fill / n * 1e6:.0f} us each)")
+
+    t = time.perf_counter()
+    listed = store.list()
+    print(f"  Store.list(): {(time.perf_counter() - t) * 1000:.1f} ms for {len(listed)} rows")
+    names = [c.name for c in listed]
+    store.get("slack", names[0])  # key loaded once
+    t = time.perf_counter()
+    for name in names:
+        store.get("slack", name)
+    loop = time.perf_counter() - t
+    print(f"  Store.get() loop: {loop * 1000:.0f} ms for {n} ({loop / n * 1e6:.1f} us each, decrypt included)")
+    store.close()
+
+    print(f"whole process (median / best of {opts.runs}):")
+    for args in (["--version"], ["connections", "list"], ["connections", "list", "--json"], ["store", "status"]):
+        med, best = whole_process(args, env, opts.runs)
+        print(f"  synthral {' '.join(args):<28} {med:6.0f} ms / {best:4.0f} ms")
+    if "token" in subprocess.run([synthral(), "--help"], env=env, capture_output=True, text=True).stdout:
+        args = ["token", "slack", "--connection", f"c{n // 2:05}"]
+        med, best = whole_process(args, env, opts.runs)
+        print(f"  synthral {' '.join(args):<28} {med:6.0f} ms / {best:4.0f} ms")
+    shutil.rmtree(config)
+
+
+if __name__ == "__main__":
+    main()
