@@ -23,17 +23,22 @@ def gen():
     return module
 
 
-def test_checked_in_page_matches_the_manifests(gen):
+@pytest.fixture(scope="module")
+def bundled(gen):
+    return gen.load_bundled()
+
+
+def test_checked_in_page_matches_the_manifests(gen, bundled):
     assert PAGE.is_file(), "docs/connectors.md is missing; run: python scripts/gen_catalogue.py"
-    expected = gen.render(gen.load_bundled())
+    expected = gen.render(bundled)
     assert PAGE.read_text(encoding="utf-8") == expected, (
         "docs/connectors.md is out of date; run: python scripts/gen_catalogue.py"
     )
 
 
-def test_page_lists_every_bundled_connector(gen):
+def test_page_lists_every_bundled_connector(bundled):
     text = PAGE.read_text(encoding="utf-8")
-    manifests = gen.load_bundled()
+    manifests = bundled
     assert f"{len(manifests)} connectors in " in text
     for m in manifests:
         assert f"| `{m.slug}` | " in text
