@@ -106,6 +106,11 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
         try:
             resp = client.request(req.method, req.url, headers=req.headers, content=req.content, timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if "certificate verify failed" in str(exc).lower():
+                raise NetworkError(
+                    f"The TLS certificate of {_host(req.url)} is not trusted: {_reason(exc)}.",
+                    "For a private CA pass --ca-bundle FILE (or set SYNTHRAL_CA_BUNDLE).",
+                ) from None
             if last:
                 raise NetworkError(
                     f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
@@ -208,7 +213,8 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
     errors = inv.manifest.raw.get("errors") or {}
     failed = not 200 <= status < 300
     if not failed and errors.get("ok_path") and isinstance(body, dict):
-        failed = get_path(body, errors["ok_path"]) != errors.get("ok_value", True)
+        flag = get_path(body, errors["ok_path"])  # absent: not an answer of that shape
+        failed = flag is not None and flag != errors.get("ok_value", True)
     if not failed:
         return Outcome(True, status, body, resp.content, ctype, binary, pages)
     result = body if not binary else None
