@@ -74,12 +74,17 @@ def main() -> None:
                     scopes=["chat:write", "channels:read", "users:read"],
                     expires_at=time.time() + 86400 * 30,
                     config={"team": f"T{i}"},
-                    secrets={"access_token": f"xoxb-{i:05}-" + "x" * 40, "refresh_token": f"xoxe-{i:05}-" + "y" * 40},
+                    secrets={
+                        "access_token": f"xoxb-{i:05}-" + "x" * 40,
+                        "refresh_token": f"xoxe-{i:05}-" + "y" * 40,
+                    },
                     metadata={"token_type": "bearer"},
                 )
             )
     fill = time.perf_counter() - t
-    print(f"store: {config / 'store.db'} ({(config / 'store.db').stat().st_size / 1e6:.1f} MB), {n} connections")
+    print(
+        f"store: {config / 'store.db'} ({(config / 'store.db').stat().st_size / 1e6:.1f} MB), {n} connections"
+    )
     print(f"  put x{n} in one transaction: {fill * 1000:.0f} ms ({fill / n * 1e6:.0f} us each)")
 
     t = time.perf_counter()
@@ -91,11 +96,18 @@ def main() -> None:
     for name in names:
         store.get("slack", name)
     loop = time.perf_counter() - t
-    print(f"  Store.get() loop: {loop * 1000:.0f} ms for {n} ({loop / n * 1e6:.1f} us each, decrypt included)")
+    print(
+        f"  Store.get() loop: {loop * 1000:.0f} ms for {n} ({loop / n * 1e6:.1f} us each, decrypt included)"
+    )
     store.close()
 
     print(f"whole process (median / best of {opts.runs}):")
-    for args in (["--version"], ["connections", "list"], ["connections", "list", "--json"], ["store", "status"]):
+    for args in (
+        ["--version"],
+        ["connections", "list"],
+        ["connections", "list", "--json"],
+        ["store", "status"],
+    ):
         med, best = whole_process(args, env, opts.runs)
         print(f"  synthral {' '.join(args):<28} {med:6.0f} ms / {best:4.0f} ms")
     if "token" in subprocess.run([synthral(), "--help"], env=env, capture_output=True, text=True).stdout:

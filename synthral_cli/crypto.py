@@ -177,10 +177,11 @@ class Keyring:
         if b is None:
             return None
         try:
-            return _time_boxed(lambda: b.get_password(KEYRING_SERVICE, user), self.timeout)
+            value = _time_boxed(lambda: b.get_password(KEYRING_SERVICE, user), self.timeout)
         except KeyringUnavailable as exc:
             self.problem = str(exc)
             return None
+        return None if value is None else str(value)
 
     def set(self, user: str, value: str) -> None:
         b = self.backend()
@@ -210,7 +211,9 @@ def ensure_private_dir(path: Path) -> None:
         os.mkdir(path, 0o700)
     except FileExistsError:
         if not path.is_dir():
-            raise StoreError(f"{path} exists and is not a directory.", "Move it away or set SYNTHRAL_CONFIG_DIR.") from None
+            raise StoreError(
+                f"{path} exists and is not a directory.", "Move it away or set SYNTHRAL_CONFIG_DIR."
+            ) from None
         return
     os.chmod(path, 0o700)
 
@@ -263,7 +266,9 @@ def read_key_file(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"cannot read the store key file {path}: {exc}", "Check its owner and permissions.") from None
+        raise StoreError(
+            f"cannot read the store key file {path}: {exc}", "Check its owner and permissions."
+        ) from None
     if os.stat(path).st_mode & 0o077:
         os.chmod(path, 0o600)
     return decode_key(text, f"the key file {path}")
@@ -330,7 +335,9 @@ class KeyLocator:
         env = self.from_environment()
         if env is not None:
             return env
-        order = (self.from_file, self.from_keyring) if hint != "keyring" else (self.from_keyring, self.from_file)
+        order = (
+            (self.from_file, self.from_keyring) if hint != "keyring" else (self.from_keyring, self.from_file)
+        )
         for lookup in order:
             found = lookup()
             if found is not None:
@@ -366,7 +373,11 @@ class KeyLocator:
         """A rotated key whose promotion was interrupted."""
         if hint == "keyring":
             raw = self.keyring.get(self.keyring_pending_user)
-            return KeySource(decode_key(raw, "the OS keyring"), "keyring", self.keyring_location()) if raw else None
+            return (
+                KeySource(decode_key(raw, "the OS keyring"), "keyring", self.keyring_location())
+                if raw
+                else None
+            )
         key = read_key_file(self.pending_file)
         return KeySource(key, "file", str(self.key_file)) if key is not None else None
 
@@ -399,7 +410,9 @@ MIN_PASSPHRASE = 8
 def _bundle_key(passphrase: str, salt: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-    return Scrypt(salt=salt, length=KEY_BYTES, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(passphrase.encode())
+    return Scrypt(salt=salt, length=KEY_BYTES, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(
+        passphrase.encode()
+    )
 
 
 def seal_bundle(payload: bytes, passphrase: str) -> str:
@@ -428,7 +441,9 @@ def open_bundle(text: str, passphrase: str) -> bytes:
     if not text.startswith(BUNDLE_PREFIX):
         other = text.split(".", 1)[0] if text.startswith("synthral-bundle-") else None
         raise UsageError(
-            f"this is a {other} bundle, which this synthral cannot read." if other else "the input is not a synthral bundle.",
+            f"this is a {other} bundle, which this synthral cannot read."
+            if other
+            else "the input is not a synthral bundle.",
             "Pass the text printed by `synthral connections export` (it starts with synthral-bundle-v1.).",
         )
     body = text[len(BUNDLE_PREFIX) :]
@@ -438,7 +453,11 @@ def open_bundle(text: str, passphrase: str) -> bytes:
         raw = b""
     if len(raw) < _SALT_BYTES + NONCE_BYTES + 16:
         raise UsageError("the bundle is truncated or damaged.", "Copy the whole bundle again.")
-    salt, nonce, sealed = raw[:_SALT_BYTES], raw[_SALT_BYTES : _SALT_BYTES + NONCE_BYTES], raw[_SALT_BYTES + NONCE_BYTES :]
+    salt, nonce, sealed = (
+        raw[:_SALT_BYTES],
+        raw[_SALT_BYTES : _SALT_BYTES + NONCE_BYTES],
+        raw[_SALT_BYTES + NONCE_BYTES :],
+    )
     try:
         return AESGCM(_bundle_key(passphrase, salt)).decrypt(nonce, sealed, BUNDLE_PREFIX.encode())
     except InvalidTag:

@@ -123,7 +123,9 @@ def test_list_table_and_environment_source(cli, config_dir, monkeypatch):
     lines = r.stdout.splitlines()
     assert lines[0] == "SLUG\tCONNECTION\tMETHOD\tSCOPES\tEXPIRES\tHEALTH\tSOURCE"
     assert lines[1] == "asana\tdefault\t-\t-\t-\tuntested\tenvironment"
-    assert re.fullmatch(r"slack\tdefault\tdirect\tchat:write channels:read\tin \d+d\tok\tenvironment", lines[2])
+    assert re.fullmatch(
+        r"slack\tdefault\tdirect\tchat:write channels:read\tin \d+d\tok\tenvironment", lines[2]
+    )
     assert lines[3] == "slack\twork\tnango\t-\t-\tuntested\tenvironment"
     assert len(lines) == 4
 
@@ -186,16 +188,35 @@ def test_export_import_round_trip_through_environment_variables(cli, config_dir,
     store = store_for(ci)
     got = store.get("slack")
     assert got.secrets == {"access_token": TOKEN, "refresh_token": REFRESH}
-    assert (got.scopes, got.expires_at, got.config) == (["chat:write", "channels:read"], 1893456000.0, {"team": "T1"})
+    assert (got.scopes, got.expires_at, got.config) == (
+        ["chat:write", "channels:read"],
+        1893456000.0,
+        {"team": "T1"},
+    )
     assert store.get_app("slack").client_secret == APP_SECRET
 
     r = cli("connections", "import", "--from-env", "SLACK_BUNDLE", "--passphrase-env", "BUNDLE_PASSPHRASE")
     assert r.exit_code == 2 and "already exists" in r.stderr and "--replace" in r.stderr
-    r = cli("connections", "import", "--from-env", "SLACK_BUNDLE", "--passphrase-env", "BUNDLE_PASSPHRASE",
-            "--replace")
+    r = cli(
+        "connections",
+        "import",
+        "--from-env",
+        "SLACK_BUNDLE",
+        "--passphrase-env",
+        "BUNDLE_PASSPHRASE",
+        "--replace",
+    )
     assert r.exit_code == 0 and store_for(ci).get("slack").version == 2
-    r = cli("connections", "import", "--from-env", "SLACK_BUNDLE", "--passphrase-env", "BUNDLE_PASSPHRASE",
-            "-c", "ci")
+    r = cli(
+        "connections",
+        "import",
+        "--from-env",
+        "SLACK_BUNDLE",
+        "--passphrase-env",
+        "BUNDLE_PASSPHRASE",
+        "-c",
+        "ci",
+    )
     assert r.exit_code == 0 and r.stderr == "Imported slack/ci.\n"  # the app was already there
     assert store_for(ci).get("slack", "ci").secrets["access_token"] == TOKEN
 
@@ -255,8 +276,14 @@ def test_export_pipe_import_as_real_processes(sh, config_dir, tmp_path):
     exported = sh("connections", "export", "slack", "--passphrase-env", "P", env=env)
     assert exported.exit_code == 0, exported.stderr
     ci = tmp_path / "ci"
-    imported = sh("connections", "import", "--passphrase-env", "P", input=exported.stdout,
-                  env={**env, "SYNTHRAL_CONFIG_DIR": str(ci)})
+    imported = sh(
+        "connections",
+        "import",
+        "--passphrase-env",
+        "P",
+        input=exported.stdout,
+        env={**env, "SYNTHRAL_CONFIG_DIR": str(ci)},
+    )
     assert imported.exit_code == 0, imported.stderr
     listed = sh("connections", "list", "--json", env={"SYNTHRAL_CONFIG_DIR": str(ci)})
     assert json.loads(listed.stdout)["connections"][0]["connector_slug"] == "slack"
@@ -423,4 +450,6 @@ def test_every_command_has_help_with_an_example(cli, args):
     r = cli(*args, "--help")
     assert r.exit_code == 0 and len(r.stdout) > 100
     if len(args) > 1 or args == ("configure",):
-        assert "Example: synthral" in r.stdout or "Example: openssl" in r.stdout or "Example: printf" in r.stdout
+        assert (
+            "Example: synthral" in r.stdout or "Example: openssl" in r.stdout or "Example: printf" in r.stdout
+        )

@@ -119,7 +119,11 @@ def test_several_connections_sorted_and_names_validated(config_dir):
     store = open_store()
     for slug, name in [("slack", "work"), ("asana", "default"), ("slack", "default")]:
         store.put(Connection(slug, name, secrets={"token": f"tok-{slug}-{name}"}))
-    assert [(c.slug, c.name) for c in store.list()] == [("asana", "default"), ("slack", "default"), ("slack", "work")]
+    assert [(c.slug, c.name) for c in store.list()] == [
+        ("asana", "default"),
+        ("slack", "default"),
+        ("slack", "work"),
+    ]
     assert store.get("slack", "work").secrets == {"token": "tok-slack-work"}
     with pytest.raises(UsageError):
         store.put(Connection("slack", "bad\0name"))
@@ -179,9 +183,24 @@ def test_schema_migrations_recorded_wal_and_busy_timeout(config_dir):
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"connections", "apps", "meta", "_migrations"} <= tables
     cols = {r[1] for r in raw.execute("PRAGMA table_info(connections)")}
-    assert {"slug", "name", "method", "scopes", "expires_at", "config", "metadata", "secret", "created_at",
-            "updated_at", "last_used_at", "last_test_ok", "last_test_at", "last_test_message",
-            "needs_reauth", "version"} == cols
+    assert {
+        "slug",
+        "name",
+        "method",
+        "scopes",
+        "expires_at",
+        "config",
+        "metadata",
+        "secret",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+        "last_test_ok",
+        "last_test_at",
+        "last_test_message",
+        "needs_reauth",
+        "version",
+    } == cols
     raw.close()
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
     store.close()

@@ -128,7 +128,9 @@ while True:
 def test_sigkill_mid_transaction_keeps_every_row_old_or_new(key_env):
     store = open_store()
     for i in range(20):
-        store.put(Connection(f"svc{i:02}", secrets={"token": f"gen0-row{i}-" + "s" * 500}, metadata={"gen": 0}))
+        store.put(
+            Connection(f"svc{i:02}", secrets={"token": f"gen0-row{i}-" + "s" * 500}, metadata={"gen": 0})
+        )
     store.close()
     committed = 0
     rng = random.Random(1234)

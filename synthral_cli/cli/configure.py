@@ -14,7 +14,9 @@ def configure(
     slug: str = typer.Argument(..., help="Connector slug, e.g. github.", autocompletion=complete_slug),
     client_id: str = typer.Option(..., "--client-id", help="The OAuth client id of your app."),
     client_secret_stdin: bool = typer.Option(
-        False, "--client-secret-stdin", help="Read the client secret from stdin (default: hidden prompt on a terminal)."
+        False,
+        "--client-secret-stdin",
+        help="Read the client secret from stdin (default: hidden prompt on a terminal).",
     ),
 ) -> None:
     """Store the OAuth app credentials of a connector (the client secret is encrypted).
@@ -37,7 +39,9 @@ def configure(
     if client_secret_stdin:
         secret = sys.stdin.read().strip("\r\n")
         if not secret:
-            raise UsageError("no client secret on stdin.", "Pipe the secret in, or drop --client-secret-stdin.")
+            raise UsageError(
+                "no client secret on stdin.", "Pipe the secret in, or drop --client-secret-stdin."
+            )
     elif sys.stdin.isatty():
         secret = hidden_prompt("Client secret (empty for a public client): ") or None
     if secret:

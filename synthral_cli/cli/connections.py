@@ -102,10 +102,15 @@ def remove(
         from ..oauth.flows import revoke_token
 
         revoked = revoke_token(rt.sy, rt.catalogue.get(slug), conn)
-        ui.err(f"Revoked the token of {slug}/{connection} at the provider." if revoked else
-               f"{slug} has no revocation endpoint; the token was not revoked at the provider.")
+        ui.err(
+            f"Revoked the token of {slug}/{connection} at the provider."
+            if revoked
+            else f"{slug} has no revocation endpoint; the token was not revoked at the provider."
+        )
     if not store.remove(slug, connection):
-        raise AuthError(f"no stored connection {slug}/{connection} to remove.", "See `synthral connections list`.")
+        raise AuthError(
+            f"no stored connection {slug}/{connection} to remove.", "See `synthral connections list`."
+        )
     ui.err(f"Removed {slug}/{connection}.")
 
 
@@ -131,7 +136,9 @@ def _from_env(var: str, what: str, env: dict[str, str]) -> str:
 
     value = env.get(var)
     if not value:
-        raise UsageError(f"the environment variable {var} ({what}) is not set or empty.", f"Set {var}, then retry.")
+        raise UsageError(
+            f"the environment variable {var} ({what}) is not set or empty.", f"Set {var}, then retry."
+        )
     register(value)
     return value
 
@@ -189,11 +196,16 @@ def export(
 def import_(
     ctx: typer.Context,
     from_env: str = typer.Option(
-        None, "--from-env", metavar="VAR", help="Read the bundle from this environment variable (default: stdin)."
+        None,
+        "--from-env",
+        metavar="VAR",
+        help="Read the bundle from this environment variable (default: stdin).",
     ),
     passphrase_env: str = PASSPHRASE_ENV,
     connection: str = typer.Option(None, "--connection", "-c", help="Store it under this connection name."),
-    replace: bool = typer.Option(False, "--replace", help="Overwrite an existing connection of the same name."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Overwrite an existing connection of the same name."
+    ),
 ) -> None:
     """Import a bundle made by `synthral connections export`, from stdin or an environment variable.
 

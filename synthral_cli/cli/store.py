@@ -39,7 +39,9 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         ui.print_json(info)
     else:
-        key = {True: "opens the store", False: "does NOT open the store", None: "not created yet"}[info["key_ok"]]
+        key = {True: "opens the store", False: "does NOT open the store", None: "not created yet"}[
+            info["key_ok"]
+        ]
         ui.panel(
             "store",
             [
@@ -62,7 +64,8 @@ def rotate_key(
     new_key_stdin: bool = typer.Option(
         False,
         "--new-key-stdin",
-        help="Read the new key (32 bytes, base64) from stdin; required when the key comes from SYNTHRAL_STORE_KEY.",
+        help="Read the new key (32 bytes, base64) from stdin; required when the key comes from "
+        "SYNTHRAL_STORE_KEY.",
     ),
 ) -> None:
     """Re-encrypt every secret under a new key, in one transaction, and save the key where the old one was.
@@ -81,7 +84,10 @@ def rotate_key(
     if new_key_stdin:
         text = sys.stdin.readline().strip()
         if not text:
-            raise UsageError("no key on stdin.", "Pipe a key in, e.g. openssl rand -base64 32 | synthral store rotate-key --new-key-stdin")
+            raise UsageError(
+                "no key on stdin.",
+                "Pipe a key in, e.g. openssl rand -base64 32 | synthral store rotate-key --new-key-stdin",
+            )
         register(text)
         new_key = crypto.decode_key(text, "stdin")
     ks = store.rotate_key(new_key)
