@@ -453,3 +453,69 @@ def test_every_command_has_help_with_an_example(cli, args):
         assert (
             "Example: synthral" in r.stdout or "Example: openssl" in r.stdout or "Example: printf" in r.stdout
         )
+
+
+# -- remove --revoke against a real RFC 7009 endpoint on 127.0.0.1 ----------------------------
+
+
+@pytest.fixture
+def revocation_server():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import parse_qs
+
+    seen: list[dict[str, list[str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            seen.append(parse_qs(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/revoke", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_remove_revoke_calls_the_revocation_endpoint(cli, config_dir, monkeypatch, revocation_server):
+    url, seen = revocation_server
+    repo = Path(__file__).resolve().parent.parent
+    text = (repo / "manifests" / "asana.yaml").read_text()
+    text = text.replace("slug: asana", "slug: revoketest").replace(
+        "https://app.asana.com/-/oauth_revoke", url
+    )
+    manifests = config_dir / "manifests"
+    manifests.mkdir()
+    (manifests / "revoketest.yaml").write_text(text)
+    store = store_for(config_dir)
+    store.put(Connection("revoketest", secrets={"access_token": TOKEN, "refresh_token": REFRESH}))
+    store.put_app("revoketest", "client-123", APP_SECRET)
+    store.close()
+    r = cli("connections", "remove", "revoketest", "--revoke")
+    assert r.exit_code == 0, r.stderr
+    assert (
+        r.stderr == "Revoked the token of revoketest/default at the provider.\nRemoved revoketest/default.\n"
+    )
+    assert (
+        len(seen) == 1 and seen[0]["token"] == [REFRESH] and seen[0]["token_type_hint"] == ["refresh_token"]
+    )
+    assert store_for(config_dir).get("revoketest") is None
+
+
+def test_remove_revoke_without_an_endpoint_still_removes(cli, config_dir):
+    store = store_for(config_dir)
+    store.put(Connection("slack", secrets={"access_token": TOKEN}))
+    store.close()
+    r = cli("connections", "remove", "slack", "--revoke")
+    assert r.exit_code == 0, r.stderr
+    assert "has no revocation endpoint" in r.stderr and "Removed slack/default." in r.stderr
+    r = cli("connections", "remove", "slack", "--revoke")
+    assert r.exit_code == 3
