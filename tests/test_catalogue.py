@@ -151,10 +151,9 @@ def test_unknown_slug_exits_2_with_suggestion(cli, command):
     r = cli(*command, "slak")
     assert r.exit_code == 2
     assert r.stdout == ""
-    assert r.stderr.splitlines() == [
-        "error: Unknown connector 'slak'. Did you mean 'slack'?",
-        "  See them all with: synthral connectors list",
-    ]
+    first, second = r.stderr.splitlines()
+    assert first.startswith("error: Unknown connector 'slak'. Did you mean 'slack'")
+    assert second == "  See them all with: synthral connectors list"
 
 
 # -- loading order, broken user manifests --------------------------------------------------------
