@@ -96,6 +96,9 @@ class TokenSet:
 
 def _client_class() -> Any:
     # Authlib warns at import time that it prefers "httpx2"; that is its business, not ours.
+    # authlib.deprecate installs an "always" filter when imported, so import it before ours.
+    import authlib.deprecate  # noqa: F401
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from authlib.integrations.httpx_client import OAuth2Client
