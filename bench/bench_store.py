@@ -42,6 +42,31 @@ def whole_process(args: list[str], env: dict[str, str], runs: int) -> tuple[floa
     return statistics.median(times) * 1000, min(times) * 1000
 
 
+NO_TYPER_LIST = """
+import time
+from synthral_cli import ui
+from synthral_cli.runtime import Runtime
+from synthral_cli.settings import Settings
+from synthral_cli.store import Store, connection_rows
+rt = Runtime()
+store = Store.open(Settings(rt.env))
+rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
+now = time.time()
+ui.table(["slug", "connection", "method", "scopes", "expires", "health", "source"],
+         [(r["connector_slug"], r["connection"], r["method"], " ".join(r["scopes"]), r["expires_at"] - now,
+           r["health"], r["source"]) for r in rows])
+"""
+
+
+def whole_process_py(code: str, env: dict[str, str], runs: int) -> tuple[float, float]:
+    times = []
+    for _ in range(runs + 1):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times[1:]) * 1000, min(times[1:]) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
@@ -100,6 +125,7 @@ def main() -> None:
         f"  Store.get() loop: {loop * 1000:.0f} ms for {n} ({loop / n * 1e6:.1f} us each, decrypt included)"
     )
     store.close()
+    print(f"  file size after checkpoint: {(config / 'store.db').stat().st_size / 1e6:.1f} MB")
 
     print(f"whole process (median / best of {opts.runs}):")
     for args in (
@@ -114,6 +140,10 @@ def main() -> None:
         args = ["token", "slack", "--connection", f"c{n // 2:05}"]
         med, best = whole_process(args, env, opts.runs)
         print(f"  synthral {' '.join(args):<28} {med:6.0f} ms / {best:4.0f} ms")
+    # What `connections list` costs without Typer (the shape of main.py's fast path): the same
+    # store and ui calls as cli/connections.py render_list.
+    med, best = whole_process_py(NO_TYPER_LIST, env, opts.runs)
+    print(f"  {'connections list, no Typer (python -c)':<37} {med:6.0f} ms / {best:4.0f} ms")
     shutil.rmtree(config)
 
 

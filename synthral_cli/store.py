@@ -198,6 +198,7 @@ class Store:
         self.conn = conn
         self._depth = 0
         self._key: KeySource | None = None
+        self._check_text: str | None = None
         self._locator: KeyLocator | None = None
 
     # -- opening and migrating ---------------------------------------------------------------
@@ -381,19 +382,19 @@ class Store:
                     blob = crypto.encrypt(created.key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)
                     self._set_meta("key_check", base64.b64encode(blob).decode())
                     self._set_meta("key_source", created.source)
-                    self._key = created
+                    self._key, self._check_text = created, self._meta("key_check")
                     return created
         hint = self._meta("key_source")
         blob = base64.b64decode(check)
         ks = self.locator.find(hint)
         if ks is not None and self._opens(ks.key, blob):
-            self._key = ks
+            self._key, self._check_text = ks, check
             return ks
         if ks is None or ks.source != "environment":
             pending = self.locator.pending(hint)
             if pending is not None and self._opens(pending.key, blob):
                 self.locator.promote(pending)  # finish a rotation that was interrupted
-                self._key = pending
+                self._key, self._check_text = pending, check
                 return pending
         if ks is None:
             where = {"keyring": "the OS keyring", "file": f"the key file {self.locator.key_file}"}.get(
@@ -423,9 +424,19 @@ class Store:
         except crypto.DecryptError:
             return False
 
+    def _key_changed(self) -> bool:
+        """Whether another process rotated the key since we loaded ours (then forget ours)."""
+        if self._key is not None and self._meta("key_check") != self._check_text:
+            self._key = None
+            return True
+        return False
+
     def _seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        """Encrypt under the current key; called inside ``locked()``, so a rotation by another
+        process since our key was loaded is seen here and never mixes two keys in one store."""
         from . import crypto
 
+        self._key_changed()
         return crypto.encrypt(self.key_source().key, plaintext, aad)
 
     def _open(self, blob: bytes, aad: bytes, what: str) -> bytes:
@@ -434,6 +445,8 @@ class Store:
         try:
             return crypto.decrypt(self.key_source().key, bytes(blob), aad)
         except crypto.DecryptError:
+            if self._key_changed():
+                return self._open(blob, aad, what)
             raise StoreError(
                 f"the secrets of {what} in {self.path} do not decrypt: the row was altered or copied "
                 "from another row.",
@@ -642,6 +655,13 @@ class Store:
         self.locator.save_pending(old, key)
         try:
             with self.locked():
+                current = self._meta("key_check")
+                if current is None or not self._opens(old.key, base64.b64decode(current)):
+                    raise StoreError(
+                        f"the key of {self.path} changed while rotating (another rotate-key ran); "
+                        "nothing was changed here.",
+                        "Run `synthral store status` to see which key opens the store now.",
+                    )
                 for slug, name, blob in self._execute(
                     "SELECT slug, name, secret FROM connections"
                 ).fetchall():
@@ -660,14 +680,16 @@ class Store:
                         "UPDATE apps SET client_secret = ? WHERE slug = ?",
                         (crypto.encrypt(key, plain, aad), slug),
                     )
-                check = crypto.encrypt(key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)
-                self._set_meta("key_check", base64.b64encode(check).decode())
+                check_text = base64.b64encode(
+                    crypto.encrypt(key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)
+                ).decode()
+                self._set_meta("key_check", check_text)
         except BaseException:
             self.locator.discard_pending()
             raise
         if new.source != "environment":
             self.locator.promote(new)
-        self._key = new
+        self._key, self._check_text = new, check_text
         return new
 
 

@@ -549,3 +549,26 @@ def test_damaged_store_is_an_error_not_a_reset(config_dir):
     if store is not None:
         store.close()
     assert snapshot(config_dir) == before
+
+
+def test_rotation_by_another_process_meanwhile_is_detected(config_dir):
+    first = open_store()
+    first.put(Connection("slack", secrets=SECRETS))
+    second = open_store()
+    second.rotate_key()  # "another process" rotated after `first` loaded its key
+    with pytest.raises(StoreError, match="changed while rotating"):
+        first.rotate_key()
+    assert open_store().get("slack").secrets == SECRETS
+
+
+def test_a_long_running_process_follows_a_rotation_by_another(config_dir):
+    long_running = open_store()
+    long_running.put(Connection("slack", secrets=SECRETS))
+    other = open_store()
+    other.rotate_key()
+    other.close()
+    # reads and writes after the rotation use the new key: nothing is sealed under the old one
+    assert long_running.get("slack").secrets == SECRETS
+    long_running.put(Connection("asana", secrets={"token": "written-after-rotation"}))
+    long_running.close()
+    assert open_store().get("asana").secrets == {"token": "written-after-rotation"}
