@@ -271,6 +271,9 @@ def read_key_file(path: Path) -> bytes | None:
         ) from None
     if os.stat(path).st_mode & 0o077:
         os.chmod(path, 0o600)
+    from .redact import register
+
+    register(text.strip())
     return decode_key(text, f"the key file {path}")
 
 
@@ -346,7 +349,10 @@ class KeyLocator:
 
     def create(self) -> KeySource:
         """A new key in the keyring if one works, else in the key file (never replacing one)."""
+        from .redact import register
+
         key = generate_key()
+        register(encode_key(key))
         if self.keyring.available():
             try:
                 self.keyring.set(self.keyring_user, encode_key(key))
