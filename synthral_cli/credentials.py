@@ -35,7 +35,10 @@ _ENV_SECRET_KEY = {"oauth2": "access_token", "bearer": "token", "api_key": "api_
 _DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
     "api_key": [{"name": "api_key", "label": "API key"}],
     "bearer": [{"name": "token", "label": "Token"}],
-    "basic": [{"name": "username", "label": "Username", "secret": False}, {"name": "password", "label": "Password"}],
+    "basic": [
+        {"name": "username", "label": "Username", "secret": False},
+        {"name": "password", "label": "Password"},
+    ],
 }
 
 
@@ -70,7 +73,9 @@ def _expiring(conn: Connection, margin: float = EXPIRY_MARGIN) -> bool:
 # OAuth app credentials
 
 
-def app_credentials(sy: Synthral, manifest: Manifest, *, grant: str = "authorization_code") -> flows.ClientApp:
+def app_credentials(
+    sy: Synthral, manifest: Manifest, *, grant: str = "authorization_code"
+) -> flows.ClientApp:
     """The OAuth app: ``SYNTHRAL_<SLUG>_CLIENT_ID/_SECRET`` win over ``synthral configure``."""
     slug = manifest.slug
     client_id = sy.settings.client_id(slug)
@@ -95,7 +100,8 @@ def app_credentials(sy: Synthral, manifest: Manifest, *, grant: str = "authoriza
             f"http://{auth.get('redirect_host', '127.0.0.1')}:{auth['redirect_port']}"
             f"{auth.get('redirect_path', '/callback')}"
             if auth.get("redirect_port")
-            else f"http://{auth.get('redirect_host', '127.0.0.1')}{auth.get('redirect_path', '/callback')} (any port)"
+            else f"http://{auth.get('redirect_host', '127.0.0.1')}{auth.get('redirect_path', '/callback')}"
+            " (any port)"
         )
         secret_flag = " --client-secret-stdin" if need_secret else ""
         raise UsageError(
@@ -202,7 +208,8 @@ def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Cr
         nango = _nango()
         if nango is None:
             raise AuthError(
-                f"The {slug} connection {connection!r} is managed by Nango, which this synthral cannot reach.",
+                f"The {slug} connection {connection!r} is managed by Nango, "
+                "which this synthral cannot reach.",
                 f"Run `{_authorize_cmd(slug, connection)} --method direct` to connect without Nango.",
             )
         return nango.credential(sy, manifest, conn)  # type: ignore[no-any-return]
@@ -241,7 +248,9 @@ def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> flows.TokenSet
     ca = sy.settings.ca_bundle
     if conn.method == "client_credentials" and not conn.secrets.get("refresh_token"):
         app = app_credentials(sy, manifest, grant="client_credentials")
-        return flows.client_credentials(manifest, app, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca)
+        return flows.client_credentials(
+            manifest, app, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
+        )
     refresh_token = conn.secrets.get("refresh_token")
     if not refresh_token:
         raise AuthError(
@@ -249,7 +258,9 @@ def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> flows.TokenSet
             f"Run `{_authorize_cmd(conn.slug, conn.name)}`.",
         )
     app = app_credentials(sy, manifest)
-    return flows.refresh(manifest, app, refresh_token, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca)
+    return flows.refresh(
+        manifest, app, refresh_token, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
+    )
 
 
 def _with_tokens(conn: Connection, tokens: flows.TokenSet) -> Connection:
@@ -292,7 +303,9 @@ def refresh_connection(
     with store.locked():
         conn = store.get(slug, connection)
         if conn is None:
-            raise AuthError(f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}")
+            raise AuthError(
+                f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}"
+            )
         if stale_access_token is not None and conn.secrets.get("access_token") != stale_access_token:
             return conn  # another process refreshed it already
         if not force and not _expiring(conn):
@@ -303,9 +316,9 @@ def refresh_connection(
             refused = (exc, conn.version)
         else:
             return store.put(_with_tokens(conn, tokens))
-    exc, version = refused
+    error, version = refused
     store.mark_needs_reauth(slug, connection, if_version=version)
-    raise AuthError(exc.message, f"Run `{_authorize_cmd(slug, connection)}` to connect again.")
+    raise AuthError(error.message, f"Run `{_authorize_cmd(slug, connection)}` to connect again.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,8 +382,10 @@ def authorize_oauth(
     wanted = flows.requested_scopes(manifest, scopes)
     ca = sy.settings.ca_bundle
     if chosen == "nango":
-        return sy.store.put(  # type: ignore[no-any-return]
-            _nango().authorize(sy, manifest, connection=connection, scopes=wanted, config=config, interaction=interaction)
+        return sy.store.put(
+            _nango().authorize(
+                sy, manifest, connection=connection, scopes=wanted, config=config, interaction=interaction
+            )
         )
     grant = "client_credentials" if chosen == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)
@@ -410,7 +425,7 @@ def authorize_oauth(
 
 def _replace_stored(sy: Synthral, conn: Connection) -> Connection:
     """Store a new authorization over any old one (``put`` keeps its creation time)."""
-    return sy.store.put(conn)  # type: ignore[no-any-return]
+    return sy.store.put(conn)
 
 
 def credential_fields(manifest: Manifest) -> list[dict[str, Any]]:
@@ -468,5 +483,7 @@ def revoke_connection(sy: Synthral, manifest: Manifest, conn: Connection) -> boo
     hint = "refresh_token" if conn.secrets.get("refresh_token") else "access_token"
     grant = "client_credentials" if conn.method == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)
-    flows.revoke(manifest, app, token, token_type_hint=hint, config=conn.config, ca_bundle=sy.settings.ca_bundle)
+    flows.revoke(
+        manifest, app, token, token_type_hint=hint, config=conn.config, ca_bundle=sy.settings.ca_bundle
+    )
     return True

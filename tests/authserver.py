@@ -256,7 +256,9 @@ class OAuthServer:
         srv = self
         app = Flask("synthral-test-authserver")
         app.secret_key = secrets.token_bytes(16)
-        server = AuthorizationServer(app, query_client=lambda cid: srv.clients.get(cid), save_token=self._save_token)
+        server = AuthorizationServer(
+            app, query_client=lambda cid: srv.clients.get(cid), save_token=self._save_token
+        )
 
         def gen(*args: Any, **kwargs: Any) -> str:
             return secrets.token_urlsafe(24)
@@ -358,7 +360,9 @@ class OAuthServer:
             def revoke_token(self, token: Token, req: Any) -> None:
                 with srv.lock:
                     token.access_revoked = token.refresh_revoked = True
-                    srv.revocations.append({"client_id": token.client_id, "hint": req.form.get("token_type_hint")})
+                    srv.revocations.append(
+                        {"client_id": token.client_id, "hint": req.form.get("token_type_hint")}
+                    )
 
         server.register_grant(CodeGrant, [CodeChallenge(required=False)])
         server.register_grant(RefreshGrant)
@@ -406,7 +410,8 @@ class OAuthServer:
                 scope = grant.request.payload.scope or ""
                 return page(
                     "Authorize application",
-                    f"<p>{html.escape(grant.client.client_id)} wants: <span id='scope'>{html.escape(scope)}</span></p>"
+                    f"<p>{html.escape(grant.client.client_id)} wants: "
+                    f"<span id='scope'>{html.escape(scope)}</span></p>"
                     "<form method='post'>"
                     "<button id='allow' name='decision' value='allow'>Allow</button>"
                     "<button id='deny' name='decision' value='deny'>Deny</button></form>",
@@ -509,13 +514,17 @@ class Provider:
                 **(auth or {}),
             },
             "nango": {"enabled": False},
-            "actions": [{"name": "test_connection", "description": "Who am I.", "method": "GET", "path": "/me"}],
+            "actions": [
+                {"name": "test_connection", "description": "Who am I.", "method": "GET", "path": "/me"}
+            ],
             **top,
         }
         (self.folder / f"{slug}.yaml").write_text(json.dumps(doc, indent=1), encoding="utf-8")
         return slug
 
-    def seed(self, *, expires_in: float, scope: str = "read write", slug: str | None = None) -> tuple[Token, Any]:
+    def seed(
+        self, *, expires_in: float, scope: str = "read write", slug: str | None = None
+    ) -> tuple[Token, Any]:
         """A token pair minted by the server and stored as connection ``default``."""
         from synthral_cli.core import Synthral
         from synthral_cli.store import Connection

@@ -155,7 +155,9 @@ def drive(url: str) -> None:
                 break
             if ev["method"] == "Fetch.requestPaused":
                 blocked = ev["params"]["request"]["url"]
-                dt.call("Fetch.failRequest", requestId=ev["params"]["requestId"], errorReason="ConnectionRefused")
+                dt.call(
+                    "Fetch.failRequest", requestId=ev["params"]["requestId"], errorReason="ConnectionRefused"
+                )
                 log({"blocked": blocked})
                 return
             state = json.loads(dt.evaluate(PAGE_STATE))

@@ -1,6 +1,7 @@
 """``synthral authorize`` end to end: the installed CLI, the Authlib server on 127.0.0.1, and a
 headless Chromium as ``BROWSER`` signing in and consenting like a person."""
 
+# ruff: noqa: F811 - pytest fixtures imported from tests.authserver
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ import pytest
 from tests.authserver import BROWSER_SCRIPT, browser_log, oauth_server, provider  # noqa: F401
 from tests.conftest import synthral_exe
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="needs chromium (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromium"), reason="needs chromium (apt-get install chromium)"
+)
 
 
 def free_port() -> int:
@@ -77,7 +80,11 @@ def test_browser_consent_connects_and_stores_the_tokens(provider, sh):
     # The URL was printed to stderr, and the person's browser saw the "connected" page.
     assert f"{provider.server.url}/authorize?" in r.stderr and "Connected Test Provider" in r.stderr
     events = browser_log(os.environ["TESTBROWSER_LOG"], until="final")
-    assert [e.get("page") for e in events[:3]] == ["Sign in to Test Provider", "Authorize application", "Connected"]
+    assert [e.get("page") for e in events[:3]] == [
+        "Sign in to Test Provider",
+        "Authorize application",
+        "Connected",
+    ]
     assert events[-1]["title"] == "Connected"
     # PKCE S256 was used, one code grant was made, and the stored token is the server's.
     assert provider.server.code_requests[-1] == {"client_id": provider.client_id, "pkce": "S256"}
@@ -113,7 +120,10 @@ def test_wrong_state_is_refused_and_the_flow_keeps_waiting(provider):
         forged = httpx.get(f"{callback}?code=forged&state=not-the-state", timeout=5)
         assert forged.status_code == 400 and "does not match" in forged.text
         assert httpx.post(f"{callback}?code=x", timeout=5).status_code == 405
-        assert httpx.get(f"{callback}?code=x", headers={"Host": "attacker.example"}, timeout=5).status_code == 400
+        assert (
+            httpx.get(f"{callback}?code=x", headers={"Host": "attacker.example"}, timeout=5).status_code
+            == 400
+        )
         assert proc.poll() is None  # still waiting
         drive_browser(url)
         out, err = proc.communicate(timeout=30)

@@ -1,6 +1,7 @@
 """Refresh, rotation, ``invalid_grant``, revocation, one refresh across 16 processes, and the
 non-browser ways in: client credentials, ``--with-token``, env overrides, app credentials."""
 
+# ruff: noqa: F811 - pytest fixtures imported from tests.authserver
 from __future__ import annotations
 
 import json
@@ -119,7 +120,11 @@ def test_refresh_after_401_is_none_for_an_environment_token(provider, monkeypatc
     monkeypatch.setenv("SYNTHRAL_TESTPROV_TOKEN", "from-the-env")
     s = sy()
     cred = credentials.resolve(s, s.connector("testprov"))
-    assert cred.source == "environment" and cred.secrets == {"access_token": "from-the-env"} and cred.scopes is None
+    assert (
+        cred.source == "environment"
+        and cred.secrets == {"access_token": "from-the-env"}
+        and cred.scopes is None
+    )
     assert credentials.refresh_after_401(s, s.connector("testprov"), cred) is None
 
 
@@ -127,7 +132,9 @@ def test_refresh_after_401_is_none_for_an_environment_token(provider, monkeypatc
 def test_sixteen_processes_share_one_refresh(provider):
     old, _ = provider.seed(expires_in=-5)
     procs = [
-        subprocess.Popen([synthral_exe(), "token", "testprov"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [synthral_exe(), "token", "testprov"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(16)
     ]
     results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
@@ -164,12 +171,16 @@ def test_revocation_without_an_endpoint_is_false(provider):
 
 
 def test_client_credentials_manifest_uses_that_grant(provider, oauth_server, cli, monkeypatch):
-    oauth_server.add_client("cc-" + provider.client_id, "cc-secret", ("client_credentials",), "client_secret_basic")
+    oauth_server.add_client(
+        "cc-" + provider.client_id, "cc-secret", ("client_credentials",), "client_secret_basic"
+    )
     monkeypatch.setenv("SYNTHRAL_TESTPROV_CLIENT_ID", "cc-" + provider.client_id)
     monkeypatch.setenv("SYNTHRAL_TESTPROV_CLIENT_SECRET", "cc-secret")
     provider.manifest(
         auth={"grant_types": ["client_credentials"], "token_auth_method": "client_secret_basic"},
-        connection_config={"granted": {"description": "scope", "from_token_response": "scope", "required": False}},
+        connection_config={
+            "granted": {"description": "scope", "from_token_response": "scope", "required": False}
+        },
     )
     r = cli("authorize", "testprov", "--json", "--scope", "read")
     assert r.exit_code == 0, r.stderr
@@ -259,7 +270,12 @@ def test_custom_fields_from_stdin_as_name_value_lines(provider, cli):
         {"name": "password"},
     ]
     _plain(provider, "mailer", "custom", scheme="smtp", fields=fields)
-    r = cli("authorize", "mailer", "--with-token", input="host=smtp.example.org\nusername=bob\npassword=pw-secret-1\n")
+    r = cli(
+        "authorize",
+        "mailer",
+        "--with-token",
+        input="host=smtp.example.org\nusername=bob\npassword=pw-secret-1\n",
+    )
     assert r.exit_code == 0, r.stderr
     assert provider.stored("mailer").secrets == {
         "host": "smtp.example.org",
@@ -271,7 +287,9 @@ def test_custom_fields_from_stdin_as_name_value_lines(provider, cli):
     assert missing.exit_code == 2 and "needs password" in missing.stderr
     bad = cli("authorize", "mailer", "--with-token", input="just-a-secret\n")
     assert bad.exit_code == 2 and "name=value" in bad.stderr
-    badint = cli("authorize", "mailer", "--with-token", input="host=h\nport=abc\nusername=u\npassword=p-123\n")
+    badint = cli(
+        "authorize", "mailer", "--with-token", input="host=h\nport=abc\nusername=u\npassword=p-123\n"
+    )
     assert badint.exit_code == 2 and "whole number" in badint.stderr
     assert cli("token", "mailer").exit_code == 2  # no single token to print
 
@@ -288,7 +306,9 @@ def test_connection_settings_are_validated_and_used_in_urls(provider, oauth_serv
     monkeypatch.setenv("SYNTHRAL_TESTPROV_CLIENT_SECRET", "cfg-secret")
     provider.manifest(
         auth={"grant_types": ["client_credentials"], "token_url": oauth_server.url + "/token?tenant={shop}"},
-        connection_config={"shop": {"description": "Shop name", "pattern": "^[a-z0-9-]+$", "example": "acme"}},
+        connection_config={
+            "shop": {"description": "Shop name", "pattern": "^[a-z0-9-]+$", "example": "acme"}
+        },
     )
     missing = cli("authorize", "testprov")
     assert missing.exit_code == 2 and "--config shop=acme" in missing.stderr

@@ -1,6 +1,7 @@
 """The grant flows against the Authlib server: device polling rules, token-response parsing,
 client authentication methods. Only the clock of the device poller is simulated."""
 
+# ruff: noqa: F811 - pytest fixtures imported from tests.authserver
 from __future__ import annotations
 
 import re
@@ -85,7 +86,13 @@ def test_device_flow_honours_interval_and_slow_down(oauth_server, app):
     person = Person(oauth_server, act=False)
     clock = Clock(on_sleep=lambda n: n == 2 and person.approve())  # approves after the first poll
     tokens = flows.device_flow(
-        manifest(oauth_server), app, interaction=person, scopes=["read"], config={}, sleep=clock.sleep, clock=clock
+        manifest(oauth_server),
+        app,
+        interaction=person,
+        scopes=["read"],
+        config={},
+        sleep=clock.sleep,
+        clock=clock,
     )
     assert clock.sleeps == [2, 7]  # the interval, then +5 s after slow_down
     assert tokens.access_token and tokens.refresh_token and tokens.scopes == ["read"]
@@ -139,7 +146,10 @@ def test_client_secret_basic_and_post_are_sent_as_the_manifest_says(oauth_server
         app = flows.ClientApp(client.client_id, client.client_secret)
         m = manifest(oauth_server, token_auth_method=method)
         assert flows.client_credentials(m, app, scopes=["read"], config={}).access_token
-        wrong = manifest(oauth_server, token_auth_method="client_secret_post" if method.endswith("basic") else "client_secret_basic")
+        wrong = manifest(
+            oauth_server,
+            token_auth_method="client_secret_post" if method.endswith("basic") else "client_secret_basic",
+        )
         with pytest.raises(AuthError, match="invalid_client"):
             flows.client_credentials(wrong, app, scopes=["read"], config={})
 
@@ -153,8 +163,11 @@ def test_authorization_url_has_pkce_state_scopes_and_extra_params(oauth_server, 
     assert "scope=a%2Cb" in req.url and f"state={req.state}" in req.url
     assert len(req.state) >= 43 and req.code_verifier
     no_pkce = flows.build_authorization_request(
-        manifest(oauth_server, pkce=False, scope_param="user_scope"), app,
-        redirect_uri="http://127.0.0.1:5000/callback", scopes=["x"], config={},
+        manifest(oauth_server, pkce=False, scope_param="user_scope"),
+        app,
+        redirect_uri="http://127.0.0.1:5000/callback",
+        scopes=["x"],
+        config={},
     )
     assert "code_challenge" not in no_pkce.url and no_pkce.code_verifier is None
     assert "user_scope=x" in no_pkce.url and "&scope=" not in no_pkce.url
@@ -181,7 +194,11 @@ def test_parse_token_follows_the_manifest_paths():
         "ok": True,
         "team": {"id": "T123"},
         "instance_url": "https://acme.my.example.com",
-        "authed_user": {"access_token": "xoxp-user-token", "scope": "chat:write,users:read", "refresh_token": "r-1"},
+        "authed_user": {
+            "access_token": "xoxp-user-token",
+            "scope": "chat:write,users:read",
+            "refresh_token": "r-1",
+        },
         "expires_in": 120,
     }
     out = flows.parse_token(slack_like, token, ["ignored"])

@@ -77,7 +77,9 @@ def test_other_methods_paths_and_hosts_are_refused():
         assert httpx.put(f"{base}/callback?code=a&state={STATE}").status_code == 405
         assert httpx.delete(f"{base}/callback?code=a&state={STATE}").status_code == 405
         assert httpx.get(f"{base}/other?code=a&state={STATE}").status_code == 404
-        rebound = httpx.get(f"{base}/callback?code=a&state={STATE}", headers={"Host": f"evil.example:{server.port}"})
+        rebound = httpx.get(
+            f"{base}/callback?code=a&state={STATE}", headers={"Host": f"evil.example:{server.port}"}
+        )
         assert rebound.status_code == 400
         assert server.wait(0.1) is None  # none of those counted
 
@@ -86,7 +88,8 @@ def test_localhost_redirect_name_and_its_host_header():
     with CallbackServer(STATE, host="localhost", path="/cb") as server:
         assert server.redirect_uri == f"http://localhost:{server.port}/cb"
         r = httpx.get(
-            f"http://127.0.0.1:{server.port}/cb?code=x&state={STATE}", headers={"Host": f"localhost:{server.port}"}
+            f"http://127.0.0.1:{server.port}/cb?code=x&state={STATE}",
+            headers={"Host": f"localhost:{server.port}"},
         )
         assert r.status_code == 200
 

@@ -130,7 +130,9 @@ def _read_with_token(manifest: Any, fields: list[dict[str, Any]]) -> dict[str, s
     names = [f["name"] for f in fields]
     if len(fields) == 1:
         if not lines:
-            raise UsageError("--with-token read nothing from stdin.", f"Pipe the {names[0]} into the command.")
+            raise UsageError(
+                "--with-token read nothing from stdin.", f"Pipe the {names[0]} into the command."
+            )
         line = lines[0]
         prefix = names[0] + "="
         return {names[0]: line[len(prefix) :] if line.startswith(prefix) else line}
@@ -146,7 +148,9 @@ def _read_with_token(manifest: Any, fields: list[dict[str, Any]]) -> dict[str, s
     return out
 
 
-def _check_fields(manifest: Any, fields: list[dict[str, Any]], values: dict[str, str], interactive: bool) -> None:
+def _check_fields(
+    manifest: Any, fields: list[dict[str, Any]], values: dict[str, str], interactive: bool
+) -> None:
     from ..errors import UsageError
 
     for f in fields:
@@ -160,7 +164,9 @@ def _check_fields(manifest: Any, fields: list[dict[str, Any]], values: dict[str,
         if name not in values:
             if f.get("required", True):
                 raise UsageError(
-                    f"{manifest.slug} needs {name}" + (f" ({f['description']})" if f.get("description") else "") + ".",
+                    f"{manifest.slug} needs {name}"
+                    + (f" ({f['description']})" if f.get("description") else "")
+                    + ".",
                     f"Give it on stdin with --with-token as {name}=VALUE, or run on a terminal to be asked.",
                 )
             continue
@@ -175,13 +181,23 @@ def authorize(
     ctx: typer.Context,
     slug: str = SLUG,
     connection: str = CONNECTION_OPTION,
-    scope: list[str] = typer.Option(None, "--scope", "-s", help="A scope to request (repeat; default: the manifest's)."),
+    scope: list[str] = typer.Option(
+        None, "--scope", "-s", help="A scope to request (repeat; default: the manifest's)."
+    ),
     method: str = typer.Option("auto", "--method", "-m", help="auto, direct, nango or device."),
-    no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL instead of opening a browser."),
-    port: int = typer.Option(None, "--port", min=1, max=65535, help="Loopback port for the redirect (default: free)."),
+    no_browser: bool = typer.Option(
+        False, "--no-browser", help="Print the URL instead of opening a browser."
+    ),
+    port: int = typer.Option(
+        None, "--port", min=1, max=65535, help="Loopback port for the redirect (default: free)."
+    ),
     timeout: float = typer.Option(300.0, "--timeout", min=1, help="Seconds to wait for the browser."),
-    with_token: bool = typer.Option(False, "--with-token", help="Read the secret(s) from stdin (name=value lines)."),
-    config: list[str] = typer.Option(None, "--config", help="A connection setting KEY=VALUE (not secret), e.g. shop=acme."),
+    with_token: bool = typer.Option(
+        False, "--with-token", help="Read the secret(s) from stdin (name=value lines)."
+    ),
+    config: list[str] = typer.Option(
+        None, "--config", help="A connection setting KEY=VALUE (not secret), e.g. shop=acme."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Connect an account: OAuth in the browser, device flow, or an API key / password.
@@ -221,22 +237,29 @@ def authorize(
         fields = fields or credentials.credential_fields(manifest)
         if not with_token and not interactive and fields:
             raise UsageError(
-                f"{manifest.name} needs {', '.join(f['name'] for f in fields)}, and there is no terminal to ask on.",
+                f"{manifest.name} needs {', '.join(f['name'] for f in fields)}, "
+                "and there is no terminal to ask on.",
                 f"Pipe it: printf '%s\\n' \"$SECRET\" | synthral authorize {slug} --with-token",
             )
         if kind != "oauth2" and manifest.auth.get("help") and interactive:
             ui.err(str(manifest.auth["help"]))
         values = _read_with_token(manifest, fields) if with_token and fields else {}
         _check_fields(manifest, fields, values, interactive)
-        conn = credentials.store_static(rt.sy, manifest, connection=connection, secrets=values, config=settings)
-    how = {"device": "the device flow", "client_credentials": "client credentials"}.get(conn.method, conn.method)
+        conn = credentials.store_static(
+            rt.sy, manifest, connection=connection, secrets=values, config=settings
+        )
+    how = {"device": "the device flow", "client_credentials": "client credentials"}.get(
+        conn.method, conn.method
+    )
     scopes = f"; scopes: {' '.join(conn.scopes)}" if conn.scopes else ""
     ui.err(f"✓ Connected {manifest.name} as {slug}/{connection} ({how}){scopes}.")
     if as_json:
         ui.print_json(_auth_json(slug, connection, _oauth_method(conn.method), conn.scopes, conn.expires_at))
 
 
-def _auth_json(slug: str, connection: str, method: str, scopes: list[str], expires_at: float | None) -> dict[str, Any]:
+def _auth_json(
+    slug: str, connection: str, method: str, scopes: list[str], expires_at: float | None
+) -> dict[str, Any]:
     return {
         "success": True,
         "connector_slug": slug,
@@ -247,7 +270,9 @@ def _auth_json(slug: str, connection: str, method: str, scopes: list[str], expir
     }
 
 
-def refresh(ctx: typer.Context, slug: str = SLUG, connection: str = CONNECTION_OPTION, as_json: bool = JSON_OPTION) -> None:
+def refresh(
+    ctx: typer.Context, slug: str = SLUG, connection: str = CONNECTION_OPTION, as_json: bool = JSON_OPTION
+) -> None:
     """Refresh a connection's access token now.
 
     Example: synthral refresh gmail --json
@@ -277,7 +302,10 @@ def refresh(ctx: typer.Context, slug: str = SLUG, connection: str = CONNECTION_O
         from ..settings import token_var
 
         ui.warn(f"{token_var(slug)} is set and takes precedence over this connection.")
-    ui.err(f"✓ Refreshed {slug}/{connection}" + (f"; expires in {expires_in} s." if expires_in is not None else "."))
+    ui.err(
+        f"✓ Refreshed {slug}/{connection}"
+        + (f"; expires in {expires_in} s." if expires_in is not None else ".")
+    )
     if as_json:
         ui.print_json(
             {

@@ -97,20 +97,20 @@ class TokenSet:
 def _client_class() -> Any:
     # Authlib warns at import time that it prefers "httpx2"; that is its business, not ours.
     # authlib.deprecate installs an "always" filter when imported, so import it before ours.
-    import authlib.deprecate  # noqa: F401
+    import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from authlib.integrations.httpx_client import OAuth2Client
+        from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
     return OAuth2Client
 
 
-def _oauth_error_class() -> type[Exception]:
+def _oauth_error_class() -> tuple[type[Exception], ...]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from authlib.integrations.base_client import OAuthError
-        from authlib.oauth2.base import OAuth2Error
-    return (OAuthError, OAuth2Error)  # type: ignore[return-value]
+        from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
+        from authlib.oauth2.base import OAuth2Error  # type: ignore[import-untyped]
+    return (OAuthError, OAuth2Error)
 
 
 def auth_method(manifest: Manifest) -> str:
@@ -257,7 +257,9 @@ def _token_call(manifest: Manifest, what: str, call: Callable[[], Any]) -> Any:
             "Check the network connection (and SYNTHRAL_CA_BUNDLE behind a TLS proxy), then retry.",
         ) from None
     except ValueError as exc:
-        raise ProviderError(f"{manifest.slug}'s token endpoint gave an unreadable answer: {exc}", None) from None
+        raise ProviderError(
+            f"{manifest.slug}'s token endpoint gave an unreadable answer: {exc}", None
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +413,9 @@ def authorization_code_flow(
             f"Run `synthral authorize {manifest.slug}` again and approve the access.",
         )
     assert result.code is not None  # noqa: S101 - the server only accepts a code or an error
-    return exchange_code(manifest, app, request, result.code, scopes=scopes, config=config, ca_bundle=ca_bundle)
+    return exchange_code(
+        manifest, app, request, result.code, scopes=scopes, config=config, ca_bundle=ca_bundle
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,7 +455,9 @@ def device_flow(
         with httpx.Client(timeout=HTTP_TIMEOUT, verify=ca_bundle or True) as http:
             resp = http.post(url, data=data, auth=auth, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
-        raise NetworkError(f"Could not reach {manifest.slug}'s device endpoint: {exc}", "Check the network.") from None
+        raise NetworkError(
+            f"Could not reach {manifest.slug}'s device endpoint: {exc}", "Check the network."
+        ) from None
     try:
         body = resp.json()
     except ValueError:
@@ -470,7 +476,9 @@ def device_flow(
     expires_in = float(body.get("expires_in") or timeout)
     uri = body.get("verification_uri") or body.get("verification_url")
     complete = body.get("verification_uri_complete")
-    interaction.notice(f"To authorize {manifest.name}, open {uri} and enter the code: {body.get('user_code')}")
+    interaction.notice(
+        f"To authorize {manifest.name}, open {uri} and enter the code: {body.get('user_code')}"
+    )
     if open_browser:
         interaction.open_browser(str(complete or uri))
     deadline = clock() + min(expires_in, timeout)
@@ -487,7 +495,9 @@ def device_flow(
                     )
                 sleep(interval)
                 try:
-                    token = client.fetch_token(token_url, grant_type=DEVICE_GRANT, device_code=device_code, **params)
+                    token = client.fetch_token(
+                        token_url, grant_type=DEVICE_GRANT, device_code=device_code, **params
+                    )
                 except oauth_errors as exc:
                     code = getattr(exc, "error", "")
                     if code == "authorization_pending":
@@ -508,7 +518,9 @@ def device_flow(
                         ) from None
                     raise _oauth_failure(manifest, "device code", exc) from None
                 except httpx.HTTPError as exc:
-                    raise NetworkError(f"Could not reach {manifest.slug}'s token endpoint: {exc}", None) from None
+                    raise NetworkError(
+                        f"Could not reach {manifest.slug}'s token endpoint: {exc}", None
+                    ) from None
                 return parse_token(manifest, dict(token), scopes)
 
 
@@ -530,7 +542,9 @@ def client_credentials(
     url = endpoint(manifest, "token_url", config)
     with _client(manifest, app, ca_bundle=ca_bundle) as client:
         token = _token_call(
-            manifest, "client credentials", lambda: client.fetch_token(url, grant_type="client_credentials", **params)
+            manifest,
+            "client credentials",
+            lambda: client.fetch_token(url, grant_type="client_credentials", **params),
         )
     return parse_token(manifest, dict(token), scopes)
 
@@ -550,7 +564,9 @@ def refresh(
     url = endpoint(manifest, key, config)
     with _client(manifest, app, ca_bundle=ca_bundle) as client:
         token = _token_call(
-            manifest, "token refresh", lambda: client.refresh_token(url, refresh_token=refresh_token, **params)
+            manifest,
+            "token refresh",
+            lambda: client.refresh_token(url, refresh_token=refresh_token, **params),
         )
     token = dict(token)
     out = parse_token(manifest, token, scopes)
@@ -582,7 +598,9 @@ def revoke(
     url = endpoint(manifest, "revocation_url", config or {})
     with _client(manifest, app, ca_bundle=ca_bundle) as client:
         resp = _token_call(
-            manifest, "revocation", lambda: client.revoke_token(url, token=token, token_type_hint=token_type_hint)
+            manifest,
+            "revocation",
+            lambda: client.revoke_token(url, token=token, token_type_hint=token_type_hint),
         )
     if resp.status_code >= 400:
         raise ProviderError(

@@ -111,7 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
         if result.error:
             message = result.error_description or result.error
             if owner.offer(result):
-                self._send(200, "Authorization refused", f"The provider said: {message}. Back to the terminal.")
+                self._send(
+                    200, "Authorization refused", f"The provider said: {message}. Back to the terminal."
+                )
             else:
                 self._send(409, "Already done", "This sign-in has already finished.")
             return
@@ -197,4 +199,3 @@ class CallbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
