@@ -319,3 +319,40 @@ def test_connection_settings_are_validated_and_used_in_urls(provider, oauth_serv
     ok = cli("authorize", "testprov", "--config", "shop=acme")
     assert ok.exit_code == 0, ok.stderr
     assert provider.stored().config == {"shop": "acme"}
+
+
+def test_hidden_prompt_on_a_terminal_does_not_echo_the_key(provider):
+    import pty
+    import select
+
+    _plain(provider, "keyed", "api_key", inject=[{"in": "header", "name": "X-Key", "value": "{api_key}"}])
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [synthral_exe(), "authorize", "keyed"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        end = time.monotonic() + 20
+        while marker not in seen and time.monotonic() < end:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    return
+
+    read_until(b"API key: ")
+    os.write(master, b"k-typed-secret-42\n")
+    read_until(b"Connected")
+    out, _ = proc.communicate(timeout=20)
+    os.close(master)
+    assert proc.returncode == 0, seen
+    assert out == b""
+    assert b"k-typed-secret-42" not in seen  # not echoed, not printed
+    assert provider.stored("keyed").secrets == {"api_key": "k-typed-secret-42"}
