@@ -44,33 +44,41 @@ def _context(options: Options) -> ssl.SSLContext:
 def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> smtplib.SMTP:
     host, port, security = _settings(manifest, fields)
     where = f"{host}:{port}"
+    server: smtplib.SMTP | None = None
     try:
         if security == "tls":
-            server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=options.timeout, context=_context(options))
+            server = smtplib.SMTP_SSL(host, port, timeout=options.timeout, context=_context(options))
         else:
             server = smtplib.SMTP(host, port, timeout=options.timeout)
         server.ehlo()
         if security == "starttls":
             if not server.has_extn("starttls"):
-                server.quit()
                 raise NetworkError(f"The SMTP server {where} does not offer STARTTLS.",
-                                   "Set security to tls or none with: synthral authorize smtp")
+                                   f"Set security to tls or none with: synthral authorize {manifest.slug}")
             server.starttls(context=_context(options))
             server.ehlo()
         if fields.get("username"):
             server.login(str(fields["username"]), str(fields.get("password") or ""))
         return server
-    except smtplib.SMTPAuthenticationError as exc:
-        raise AuthError(f"The SMTP server {where} refused the login ({exc.smtp_code}).",
-                        f"Check the username and password: synthral authorize {manifest.slug}") from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise ProviderError(f"The SMTP server {where}: {exc}.", None) from None
-    except ssl.SSLError as exc:
-        raise NetworkError(f"TLS with {where} failed: {exc.reason or exc}.",
-                           "Check security (starttls/tls) and, for a private CA, --ca-bundle.") from None
-    except (OSError, smtplib.SMTPException) as exc:
-        raise NetworkError(f"Could not talk to the SMTP server {where}: {exc}.",
-                           "Check host, port and security, and your network.") from None
+    except BaseException as exc:
+        if server is not None:
+            server.close()
+        raise _smtp_error(exc, where, manifest) from None
+
+
+def _smtp_error(exc: BaseException, where: str, manifest: Manifest) -> BaseException:
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return AuthError(f"The SMTP server {where} refused the login ({exc.smtp_code}).",
+                         f"Check the username and password: synthral authorize {manifest.slug}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return ProviderError(f"The SMTP server {where}: {exc}.", None)
+    if isinstance(exc, ssl.SSLError):
+        return NetworkError(f"TLS with {where} failed: {exc.reason or exc}.",
+                            "Check security (starttls/tls) and, for a private CA, --ca-bundle.")
+    if isinstance(exc, (OSError, smtplib.SMTPException)):
+        return NetworkError(f"Could not talk to the SMTP server {where}: {exc}.",
+                            "Check host, port and security, and your network.")
+    return exc
 
 
 def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, Any],
