@@ -146,7 +146,12 @@ def test_gmail_send_email(cli, tmp_path):
     assert again == req  # reproducible: fixed MIME boundaries, no Date/Message-ID
 
 
-def test_http_request(cli):
+def test_http_request(cli, monkeypatch):
+    from tests.invoke_support import STORE_KEY, put_connection
+
+    monkeypatch.delenv("SYNTHRAL_HTTP_TOKEN")  # a custom connector: its credential lives in the store
+    monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
+    put_connection("http", method="custom", config={"scheme": "bearer"}, secrets={"token": "http-wire-1"})
     assert wire(cli, "http", "request", "-p", "method=POST", "-p", "url=https://api.example.com/v2/things",
                 "-p", 'headers={"X-Req": "1"}', "-p", 'params={"dry": true, "tags": ["a", "b"]}',
                 "-p", 'body={"name": "x"}') == {
