@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from .redact import redact
 
 
-class RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+class RedactingStderrHandler(logging.Handler):
+    """Writes each record, redacted, to whatever ``sys.stderr`` is *now* (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(redact(self.format(record)) + "\n")
+        except Exception:  # a log line must never break a command
+            self.handleError(record)
 
 
 def enable_debug_logging() -> None:
     root = logging.getLogger()
-    if any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
+    if any(isinstance(h, RedactingStderrHandler) for h in root.handlers):
         return
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("debug: %(name)s: %(message)s"))
+    handler = RedactingStderrHandler()
+    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     for noisy in ("hpack", "asyncio"):

@@ -18,9 +18,12 @@ import pytest
 from tests.authserver import BROWSER_SCRIPT, browser_log, oauth_server, provider  # noqa: F401
 from tests.conftest import synthral_exe
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/usr/bin/chromium"), reason="needs chromium (apt-get install chromium)"
-)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium_is_installed():
+    """These tests prove the browser flow; without Chromium they must fail, not skip."""
+    assert os.path.exists("/usr/bin/chromium"), "needs chromium: run `bash scripts/test`, which installs it"
 
 
 def free_port() -> int:
