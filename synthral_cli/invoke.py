@@ -30,12 +30,27 @@ if TYPE_CHECKING:
     from .credentials import Credential
 
 USER_AGENT = f"synthral/{__version__}"
-SECRET_FIELDS = {"access_token", "refresh_token", "token", "api_key", "password", "secret_access_key",
-                 "session_token", "client_secret", "dsn"}
+SECRET_FIELDS = {
+    "access_token",
+    "refresh_token",
+    "token",
+    "api_key",
+    "password",
+    "secret_access_key",
+    "session_token",
+    "client_secret",
+    "dsn",
+}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_JSON_TYPES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean":
-               "true or false", "array": "a JSON array (or comma-separated values)", "object":
-               "a JSON object", "file": "a file path (-p NAME=@PATH)"}
+_JSON_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a JSON array (or comma-separated values)",
+    "object": "a JSON object",
+    "file": "a file path (-p NAME=@PATH)",
+}
 
 
 @dataclass
@@ -67,15 +82,24 @@ def _read_data(data: str, stdin: Any) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"{where} is not valid JSON: {exc}.", "--data takes a JSON object, @FILE or -.") from None
+        raise UsageError(
+            f"{where} is not valid JSON: {exc}.", "--data takes a JSON object, @FILE or -."
+        ) from None
     if not isinstance(value, dict):
-        raise UsageError(f"{where} must be a JSON object, not {type(value).__name__}.",
-                         "Example: --data '{\"channel\": \"C123\", \"text\": \"hi\"}'")
+        raise UsageError(
+            f"{where} must be a JSON object, not {type(value).__name__}.",
+            'Example: --data \'{"channel": "C123", "text": "hi"}\'',
+        )
     return value
 
 
 def parse_cli_params(
-    action: Action, pairs: list[str], data: str | None = None, stdin: Any = None, *, strict: bool = True,
+    action: Action,
+    pairs: list[str],
+    data: str | None = None,
+    stdin: Any = None,
+    *,
+    strict: bool = True,
     slug: str = "SLUG",
 ) -> dict[str, Any]:
     """``--data`` first, then each ``-p`` (which wins). Values are typed by :func:`check_params`;
@@ -84,7 +108,9 @@ def parse_cli_params(
     for pair in pairs:
         m = re.match(r"^([^=:]+)(:=|=)(.*)$", pair, re.S)
         if not m:
-            raise UsageError(f"-p {pair!r} is not KEY=VALUE.", "Use -p KEY=VALUE, -p KEY:=JSON or -p KEY=@FILE.")
+            raise UsageError(
+                f"-p {pair!r} is not KEY=VALUE.", "Use -p KEY=VALUE, -p KEY:=JSON or -p KEY=@FILE."
+            )
         key, op, raw = m.group(1).strip(), m.group(2), m.group(3)
         param = action.parameter(key)
         if param is None and strict:
@@ -117,9 +143,15 @@ def _wrong(param: Parameter, value: Any) -> UsageError:
     shown = value if isinstance(value, str) else json.dumps(value, default=str)
     return UsageError(
         f"Parameter {param.name!r} must be {_JSON_TYPES.get(param.type, param.type)}, got {shown!r}.",
-        f"Example: -p {param.name}=" + {"integer": "10", "number": "1.5", "boolean": "true", "array":
-                                        "'[\"a\",\"b\"]'", "object": "'{\"k\":\"v\"}'", "file": "@report.pdf"}
-        .get(param.type, "text"),
+        f"Example: -p {param.name}="
+        + {
+            "integer": "10",
+            "number": "1.5",
+            "boolean": "true",
+            "array": '\'["a","b"]\'',
+            "object": '\'{"k":"v"}\'',
+            "file": "@report.pdf",
+        }.get(param.type, "text"),
     )
 
 
@@ -163,8 +195,10 @@ def conform(param: Parameter, value: Any) -> Any:
                 return parsed
         raise _wrong(param, value)
     ok = {
-        "integer": isinstance(value, int) and not isinstance(value, bool)
-        or isinstance(value, float) and value.is_integer(),
+        "integer": isinstance(value, int)
+        and not isinstance(value, bool)
+        or isinstance(value, float)
+        and value.is_integer(),
         "number": isinstance(value, (int, float)) and not isinstance(value, bool),
         "boolean": isinstance(value, bool),
         "array": isinstance(value, list),
@@ -248,7 +282,10 @@ class PreparedRequest:
         if self.content is not None:
             lines += ["", self._mask(_display(self.content))]
         elif d["body"] is not None:
-            lines += ["", d["body"] if isinstance(d["body"], str) else json.dumps(d["body"], ensure_ascii=False)]
+            lines += [
+                "",
+                d["body"] if isinstance(d["body"], str) else json.dumps(d["body"], ensure_ascii=False),
+            ]
         return "\n".join(lines)
 
 
@@ -286,8 +323,14 @@ def _nest(target: dict[str, Any], dotted: str, value: Any) -> None:
 class Invocation:
     """One action of one connector with checked parameters and a resolved credential."""
 
-    def __init__(self, manifest: Manifest, action: Action, params: dict[str, Any],
-                 credential: Credential | None, options: Options) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        action: Action,
+        params: dict[str, Any],
+        credential: Credential | None,
+        options: Options,
+    ) -> None:
         self.manifest = manifest
         self.action = action
         self.params = params
@@ -301,7 +344,13 @@ class Invocation:
     @property
     def idempotent(self) -> bool:
         if self.action.raw.get("transport_op") == "http_request" and "idempotent" not in self.action.raw:
-            return str(self.params.get("method") or "GET").upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+            return str(self.params.get("method") or "GET").upper() in {
+                "GET",
+                "HEAD",
+                "PUT",
+                "DELETE",
+                "OPTIONS",
+            }
         return self.action.idempotent
 
     # -- credentials ----------------------------------------------------------------------
@@ -361,13 +410,17 @@ class Invocation:
                 (headers if inj["in"] == "header" else query).append((inj["name"], value))
         elif kind == "oauth2":
             prefix = auth.get("token_prefix", "Bearer ")
-            headers.append((auth.get("token_header", "Authorization"), prefix + self._field("access_token", "token")))
+            headers.append(
+                (auth.get("token_header", "Authorization"), prefix + self._field("access_token", "token"))
+            )
         elif kind == "bearer":
             headers.append(("Authorization", "Bearer " + self._field("token", "access_token")))
         elif kind == "api_key":
             headers.append(("Authorization", "Bearer " + self._field("api_key", "token", "access_token")))
         elif kind == "basic":
-            headers.append(("Authorization", self._basic(self._field("username"), self._fields().get("password", ""))))
+            headers.append(
+                ("Authorization", self._basic(self._field("username"), self._fields().get("password", "")))
+            )
         elif kind == "custom" and auth.get("scheme") == "http_generic":
             headers.extend(self._http_generic())
         elif kind == "custom" and auth.get("scheme") != "aws_sigv4":
@@ -391,12 +444,16 @@ class Invocation:
 
     def _http_generic(self) -> list[tuple[str, str]]:
         fields = self._fields()
-        scheme = str(fields.get("scheme") or ("bearer" if fields.get("token") or fields.get("access_token")
-                                               else "none")).lower()
+        scheme = str(
+            fields.get("scheme")
+            or ("bearer" if fields.get("token") or fields.get("access_token") else "none")
+        ).lower()
         if scheme == "bearer":
             return [("Authorization", "Bearer " + self._field("token", "access_token"))]
         if scheme == "basic":
-            return [("Authorization", self._basic(self._field("username"), str(fields.get("password") or "")))]
+            return [
+                ("Authorization", self._basic(self._field("username"), str(fields.get("password") or "")))
+            ]
         if scheme == "api_key":
             return [(str(fields.get("api_key_header") or "X-API-Key"), self._field("api_key", "token"))]
         if scheme == "none":
@@ -407,10 +464,13 @@ class Invocation:
 
     def base_url(self) -> str:
         template = self.action.raw.get("base_url") or self.manifest.base_url
-        return render_url(template, self.credential.config if self.credential else {}, self.manifest).rstrip("/")
+        return render_url(template, self.credential.config if self.credential else {}, self.manifest).rstrip(
+            "/"
+        )
 
-    def prepare(self, overrides: dict[str, Any] | None = None, url: str | None = None,
-                dry_run: bool = False) -> PreparedRequest:
+    def prepare(
+        self, overrides: dict[str, Any] | None = None, url: str | None = None, dry_run: bool = False
+    ) -> PreparedRequest:
         """The request for these parameters (``overrides`` from pagination; ``url`` a next link)."""
         self._extra_masks = []
         self._auth_sent = False
@@ -432,12 +492,16 @@ class Invocation:
             from .transports.aws_sigv4 import sign
 
             self._extra_masks.extend(sign(req, self._fields(), self.manifest))
-        req.masked = [*self._secret_values(), *self._extra_masks,
-                      *(scalar(params[p.name]) for p in self.action.parameters if p.secret and p.name in params)]
+        req.masked = [
+            *self._secret_values(),
+            *self._extra_masks,
+            *(scalar(params[p.name]) for p in self.action.parameters if p.secret and p.name in params),
+        ]
         parts = urlsplit(req.url)
         if parts.scheme == "http" and not _is_loopback(parts.hostname or "") and self._auth_sent:
-            raise UsageError(f"Refusing to send credentials over plain http to {parts.hostname}.",
-                             "Use an https:// URL.")
+            raise UsageError(
+                f"Refusing to send credentials over plain http to {parts.hostname}.", "Use an https:// URL."
+            )
         return req
 
     def _headers(self, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -454,8 +518,14 @@ class Invocation:
             merged[k.lower()] = (merged.get(k.lower(), (k, v))[0], _check_header(k, v))
         return list(merged.values())
 
-    def _from_manifest(self, params: dict[str, Any], extra_query: list[tuple[str, str]],
-                       extra_body: dict[str, Any], next_url: str | None, dry_run: bool) -> PreparedRequest:
+    def _from_manifest(
+        self,
+        params: dict[str, Any],
+        extra_query: list[tuple[str, str]],
+        extra_body: dict[str, Any],
+        next_url: str | None,
+        dry_run: bool,
+    ) -> PreparedRequest:
         action = self.action
         by_loc: dict[str, list[Parameter]] = {"path": [], "query": [], "header": [], "body": []}
         for p in action.parameters:
@@ -485,8 +555,8 @@ class Invocation:
         body_params = by_loc["body"]
         kind = action.body
         if action.raw.get("encoder"):
-            obj = encoder(str(action.raw["encoder"]))({p.name: params[p.name] for p in body_params})
-            content, display, ctype = self._json(obj)
+            encoded = encoder(str(action.raw["encoder"]))({p.name: params[p.name] for p in body_params})
+            content, display, ctype = self._json(encoded)
         elif kind == "none" or (not body_params and not extra_body):
             pass
         elif kind == "json":
@@ -501,8 +571,12 @@ class Invocation:
             text = urlencode(pairs, safe="[]")
             content, display, ctype = text.encode(), text, "application/x-www-form-urlencoded"
         elif kind == "multipart":
-            fields = [kv for p in body_params if p.type != "file"
-                      for kv in flatten_form(p.wire, params[p.name], p.style)]
+            fields = [
+                kv
+                for p in body_params
+                if p.type != "file"
+                for kv in flatten_form(p.wire, params[p.name], p.style)
+            ]
             files = [(p.wire, params[p.name]) for p in body_params if p.type == "file"]
             import secrets
 
@@ -525,7 +599,11 @@ class Invocation:
 
     @staticmethod
     def _json(obj: Any) -> tuple[bytes, Any, str]:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), obj, "application/json"
+        return (
+            json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            obj,
+            "application/json",
+        )
 
     def _http_request(self, params: dict[str, Any], dry_run: bool) -> PreparedRequest:
         """The generic ``http`` connector: method/url/headers/params/body/timeout from parameters."""
@@ -581,16 +659,20 @@ class Outcome:
         if self.binary:
             import base64
 
-            result = {"content_type": self.content_type, "size": len(self.content),
-                      "base64": base64.b64encode(self.content).decode("ascii")}
+            result = {
+                "content_type": self.content_type,
+                "size": len(self.content),
+                "base64": base64.b64encode(self.content).decode("ascii"),
+            }
         return {"success": self.success, "status": self.status, "result": result}
 
 
 class ProviderAuthError(AuthError):
     """The provider refused the credential (401, or Slack's ``invalid_auth``): exit 3."""
 
-    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
-                 result: object = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, status: int | None = None, result: object = None
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
         self.result = result
@@ -619,8 +701,9 @@ def _check_scopes(manifest: Manifest, action: Action, credential: Credential | N
         )
 
 
-def _credential(sy: Synthral, manifest: Manifest, action: Action,
-                options: Options) -> tuple[Credential | None, str | None]:
+def _credential(
+    sy: Synthral, manifest: Manifest, action: Action, options: Options
+) -> tuple[Credential | None, str | None]:
     """The resolved credential; a dry run or an ``auth: false`` action can do without one."""
     from .credentials import Credential, resolve
 
@@ -633,14 +716,23 @@ def _credential(sy: Synthral, manifest: Manifest, action: Action,
             raise
     fields = {f["name"] for f in manifest.auth.get("fields", [])} | SECRET_FIELDS | {"username"}
     placeholder = Credential(
-        slug=manifest.slug, connection=options.connection, kind=manifest.auth_type,
-        secrets={f: f"<{f}>" for f in sorted(fields)}, config={}, scopes=None, source="placeholder",
+        slug=manifest.slug,
+        connection=options.connection,
+        kind=manifest.auth_type,
+        secrets={f: f"<{f}>" for f in sorted(fields)},
+        config={},
+        scopes=None,
+        source="placeholder",
     )
-    return placeholder, f"no {manifest.slug} connection {options.connection!r} yet: credentials are placeholders"
+    return (
+        placeholder,
+        f"no {manifest.slug} connection {options.connection!r} yet: credentials are placeholders",
+    )
 
 
-def run(sy: Synthral, manifest: Manifest, action: Action, params: dict[str, Any],
-        options: Options) -> Outcome | PreparedRequest:
+def run(
+    sy: Synthral, manifest: Manifest, action: Action, params: dict[str, Any], options: Options
+) -> Outcome | PreparedRequest:
     """Check parameters and scopes, then preview (dry run) or send."""
     params = check_params(action, params, manifest.slug)
     if options.ca_bundle is None:
@@ -670,15 +762,22 @@ def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, A
     if re.match(r"^https?://", path):
         base = render_url(manifest.base_url, {}, None) if "{" not in manifest.base_url else ""
         if not base or not path.startswith(base.rstrip("/") + "/"):
-            raise UsageError(f"{path} is not under {manifest.slug}'s base URL {manifest.base_url}.",
-                             "Give a path relative to the base URL, e.g. /users/me.")
-        path = path[len(base.rstrip("/")):]
+            raise UsageError(
+                f"{path} is not under {manifest.slug}'s base URL {manifest.base_url}.",
+                "Give a path relative to the base URL, e.g. /users/me.",
+            )
+        path = path[len(base.rstrip("/")) :]
     loc = "query" if method in {"GET", "HEAD", "DELETE"} else "body"
     types = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
     raw = {
-        "name": "request", "description": f"{method} {path}", "method": method,
-        "path": path.replace("{", "%7B").replace("}", "%7D"), "idempotent": method in {"GET", "HEAD", "PUT", "DELETE"},
-        "parameters": [{"name": k, "in": loc, "type": types.get(type(v), "string")} for k, v in values.items()],
+        "name": "request",
+        "description": f"{method} {path}",
+        "method": method,
+        "path": path.replace("{", "%7B").replace("}", "%7D"),
+        "idempotent": method in {"GET", "HEAD", "PUT", "DELETE"},
+        "parameters": [
+            {"name": k, "in": loc, "type": types.get(type(v), "string")} for k, v in values.items()
+        ],
     }
     if "pagination" in manifest.raw:
         raw["pagination"] = manifest.raw["pagination"]
@@ -694,21 +793,36 @@ def _options(options: Options | None, settings: dict[str, Any]) -> Options:
     return opts
 
 
-def invoke(sy: Synthral, slug: str, action: str, params: dict[str, Any] | None = None,
-           options: Options | None = None, **settings: Any) -> Outcome | PreparedRequest:
+def invoke(
+    sy: Synthral,
+    slug: str,
+    action: str,
+    params: dict[str, Any] | None = None,
+    options: Options | None = None,
+    **settings: Any,
+) -> Outcome | PreparedRequest:
     """``Synthral.invoke``: run ``action`` of ``slug`` with typed (or text) parameter values."""
     manifest = sy.connector(slug)
     return run(sy, manifest, manifest.action(action), dict(params or {}), _options(options, settings))
 
 
-def request(sy: Synthral, slug: str, method: str, path: str, values: dict[str, Any] | None = None,
-            options: Options | None = None, **settings: Any) -> Outcome | PreparedRequest:
+def request(
+    sy: Synthral,
+    slug: str,
+    method: str,
+    path: str,
+    values: dict[str, Any] | None = None,
+    options: Options | None = None,
+    **settings: Any,
+) -> Outcome | PreparedRequest:
     """``synthral request``: a raw authenticated call relative to the connector's base URL."""
     manifest = sy.connector(slug)
     if manifest.transport != "http":
         raise UsageError(f"{slug} is not an HTTP connector.", f"Use: synthral invoke {slug} ACTION")
     values = dict(values or {})
-    return run(sy, manifest, adhoc_action(manifest, method, path, values), values, _options(options, settings))
+    return run(
+        sy, manifest, adhoc_action(manifest, method, path, values), values, _options(options, settings)
+    )
 
 
 def test(sy: Synthral, slug: str, options: Options | None = None, **settings: Any) -> Outcome:

@@ -15,15 +15,25 @@ import yaml
 STORE_KEY = "u7wbHqVgqXW0vO5xQ9f6b3aZrJ2nS1mT8kLcE4dYpG0"
 
 
-def manifest(slug: str, base_url: str, actions: list[dict[str, Any]], auth: dict[str, Any] | None = None,
-             **extra: Any) -> dict[str, Any]:
+def manifest(
+    slug: str, base_url: str, actions: list[dict[str, Any]], auth: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "schema_version": 1, "slug": slug, "name": slug.title(), "category": "Development & Code",
-        "status": "beta", "version": "1.0.0", "description": f"{slug} test connector",
-        "docs_url": "https://example.com/docs", "base_url": base_url,
-        "auth": auth or {"type": "bearer"}, "nango": {"enabled": False},
-        "actions": [{"name": "test_connection", "description": "who am i", "method": "GET", "path": "/get"},
-                    *actions],
+        "schema_version": 1,
+        "slug": slug,
+        "name": slug.title(),
+        "category": "Development & Code",
+        "status": "beta",
+        "version": "1.0.0",
+        "description": f"{slug} test connector",
+        "docs_url": "https://example.com/docs",
+        "base_url": base_url,
+        "auth": auth or {"type": "bearer"},
+        "nango": {"enabled": False},
+        "actions": [
+            {"name": "test_connection", "description": "who am i", "method": "GET", "path": "/get"},
+            *actions,
+        ],
     }
     if base_url is None:
         del doc["base_url"]

@@ -9,41 +9,71 @@ import pytest
 from tests.invoke_support import STORE_KEY, manifest, put_connection, write_manifests
 
 ACME_ACTIONS = [
-    {"name": "get_item", "description": "one item", "method": "GET", "path": "/items/{id}",
-     "parameters": [
-         {"name": "id", "in": "path", "type": "string", "required": True},
-         {"name": "expand", "in": "query", "type": "array", "style": "brackets"},
-         {"name": "tags", "in": "query", "type": "array"},
-         {"name": "fields", "in": "query", "type": "array", "style": "csv"},
-         {"name": "limit", "in": "query", "type": "integer", "default": 10},
-         {"name": "ratio", "in": "query", "type": "number"},
-         {"name": "active", "in": "query", "type": "boolean"},
-         {"name": "kind", "in": "query", "type": "string", "enum": ["a", "b"]},
-         {"name": "X-Trace", "in": "header", "type": "string"},
-     ]},
-    {"name": "create", "description": "json body", "method": "POST", "path": "/items", "scopes": ["items:write|admin"],
-     "headers": {"X-Action": "create"},
-     "parameters": [
-         {"name": "name", "in": "body", "type": "string", "required": True},
-         {"name": "raw", "in": "body", "type": "string", "wire_name": "message.raw"},
-         {"name": "meta", "in": "body", "type": "object"},
-         {"name": "count", "in": "body", "type": "integer"},
-     ]},
-    {"name": "form", "description": "form body", "method": "POST", "path": "/form", "body": "form",
-     "parameters": [
-         {"name": "email", "in": "body", "type": "string"},
-         {"name": "metadata", "in": "body", "type": "object"},
-         {"name": "items", "in": "body", "type": "array"},
-         {"name": "expand", "in": "body", "type": "array", "style": "brackets"},
-         {"name": "secret_code", "in": "body", "type": "string", "secret": True},
-     ]},
-    {"name": "upload", "description": "multipart", "method": "POST", "path": "/upload", "body": "multipart",
-     "parameters": [
-         {"name": "file", "in": "body", "type": "file", "required": True},
-         {"name": "title", "in": "body", "type": "string"},
-     ]},
-    {"name": "raw", "description": "raw body", "method": "PUT", "path": "/raw", "body": "raw",
-     "content_type": "text/csv", "parameters": [{"name": "content", "in": "body", "type": "string"}]},
+    {
+        "name": "get_item",
+        "description": "one item",
+        "method": "GET",
+        "path": "/items/{id}",
+        "parameters": [
+            {"name": "id", "in": "path", "type": "string", "required": True},
+            {"name": "expand", "in": "query", "type": "array", "style": "brackets"},
+            {"name": "tags", "in": "query", "type": "array"},
+            {"name": "fields", "in": "query", "type": "array", "style": "csv"},
+            {"name": "limit", "in": "query", "type": "integer", "default": 10},
+            {"name": "ratio", "in": "query", "type": "number"},
+            {"name": "active", "in": "query", "type": "boolean"},
+            {"name": "kind", "in": "query", "type": "string", "enum": ["a", "b"]},
+            {"name": "X-Trace", "in": "header", "type": "string"},
+        ],
+    },
+    {
+        "name": "create",
+        "description": "json body",
+        "method": "POST",
+        "path": "/items",
+        "scopes": ["items:write|admin"],
+        "headers": {"X-Action": "create"},
+        "parameters": [
+            {"name": "name", "in": "body", "type": "string", "required": True},
+            {"name": "raw", "in": "body", "type": "string", "wire_name": "message.raw"},
+            {"name": "meta", "in": "body", "type": "object"},
+            {"name": "count", "in": "body", "type": "integer"},
+        ],
+    },
+    {
+        "name": "form",
+        "description": "form body",
+        "method": "POST",
+        "path": "/form",
+        "body": "form",
+        "parameters": [
+            {"name": "email", "in": "body", "type": "string"},
+            {"name": "metadata", "in": "body", "type": "object"},
+            {"name": "items", "in": "body", "type": "array"},
+            {"name": "expand", "in": "body", "type": "array", "style": "brackets"},
+            {"name": "secret_code", "in": "body", "type": "string", "secret": True},
+        ],
+    },
+    {
+        "name": "upload",
+        "description": "multipart",
+        "method": "POST",
+        "path": "/upload",
+        "body": "multipart",
+        "parameters": [
+            {"name": "file", "in": "body", "type": "file", "required": True},
+            {"name": "title", "in": "body", "type": "string"},
+        ],
+    },
+    {
+        "name": "raw",
+        "description": "raw body",
+        "method": "PUT",
+        "path": "/raw",
+        "body": "raw",
+        "content_type": "text/csv",
+        "parameters": [{"name": "content", "in": "body", "type": "string"}],
+    },
     {"name": "public", "description": "no auth", "method": "GET", "path": "/public", "auth": False},
 ]
 
@@ -69,14 +99,36 @@ def test_path_param_stays_one_segment(cli, acme):
     req = dry(cli, "get_item", "-p", "id=../../admin")
     assert req["url"] == "https://api.acme.test/v1/items/..%2F..%2Fadmin?limit=10"
     assert dry(cli, "get_item", "-p", "id=..")["url"].startswith("https://api.acme.test/v1/items/%2E%2E?")
-    assert dry(cli, "get_item", "-p", "id=a b?c#d")["url"].startswith("https://api.acme.test/v1/items/a%20b%3Fc%23d?")
+    assert dry(cli, "get_item", "-p", "id=a b?c#d")["url"].startswith(
+        "https://api.acme.test/v1/items/a%20b%3Fc%23d?"
+    )
 
 
 def test_query_types_and_array_styles(cli, acme):
-    req = dry(cli, "get_item", "-p", "id=1", "-p", 'expand=["a","b"]', "-p", "tags=x,y", "-p", "fields:=[\"f\",\"g\"]",
-              "-p", "limit=5", "-p", "ratio=1.5", "-p", "active=yes", "-p", "kind=b")
-    assert req["url"] == ("https://api.acme.test/v1/items/1?expand[]=a&expand[]=b&tags=x&tags=y&fields=f,g"
-                          "&limit=5&ratio=1.5&active=true&kind=b")
+    req = dry(
+        cli,
+        "get_item",
+        "-p",
+        "id=1",
+        "-p",
+        'expand=["a","b"]',
+        "-p",
+        "tags=x,y",
+        "-p",
+        'fields:=["f","g"]',
+        "-p",
+        "limit=5",
+        "-p",
+        "ratio=1.5",
+        "-p",
+        "active=yes",
+        "-p",
+        "kind=b",
+    )
+    assert req["url"] == (
+        "https://api.acme.test/v1/items/1?expand[]=a&expand[]=b&tags=x&tags=y&fields=f,g"
+        "&limit=5&ratio=1.5&active=true&kind=b"
+    )
     assert req["method"] == "GET" and req["body"] is None
 
 
@@ -91,13 +143,16 @@ def test_headers_order_auth_and_redaction(cli, acme):
     }
     r = cli("invoke", "acme", "get_item", "-p", "id=1", "--dry-run")
     assert r.exit_code == 0
-    assert r.stdout.splitlines()[:6] == [
-        "GET https://api.acme.test/v1/items/1?limit=10",
-        "User-Agent: synthral/0.1.0",
-        "Accept: application/json",
-        "X-Connector: acme",
-        "Authorization: Bearer ***",
-    ][:6]
+    assert (
+        r.stdout.splitlines()[:6]
+        == [
+            "GET https://api.acme.test/v1/items/1?limit=10",
+            "User-Agent: synthral/0.1.0",
+            "Accept: application/json",
+            "X-Connector: acme",
+            "Authorization: Bearer ***",
+        ][:6]
+    )
     assert "acme-secret-token" not in r.stdout + r.stderr
 
 
@@ -136,11 +191,24 @@ def test_value_from_file(cli, acme, tmp_path):
 
 
 def test_form_body_stripe_style(cli, acme):
-    req = dry(cli, "form", "-p", "email=a@b.c", "-p", 'metadata={"userId": 1, "plan": "pro"}',
-              "-p", 'items=[{"price": "p_1", "quantity": 2}]', "-p", "expand=customer,invoice",
-              "-p", "secret_code=hunter22")
-    assert req["body"] == ("email=a%40b.c&metadata[userId]=1&metadata[plan]=pro&items[0][price]=p_1"
-                           "&items[0][quantity]=2&expand[]=customer&expand[]=invoice&secret_code=***")
+    req = dry(
+        cli,
+        "form",
+        "-p",
+        "email=a@b.c",
+        "-p",
+        'metadata={"userId": 1, "plan": "pro"}',
+        "-p",
+        'items=[{"price": "p_1", "quantity": 2}]',
+        "-p",
+        "expand=customer,invoice",
+        "-p",
+        "secret_code=hunter22",
+    )
+    assert req["body"] == (
+        "email=a%40b.c&metadata[userId]=1&metadata[plan]=pro&items[0][price]=p_1"
+        "&items[0][quantity]=2&expand[]=customer&expand[]=invoice&secret_code=***"
+    )
     assert req["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
 
 
@@ -171,7 +239,10 @@ def test_auth_false_sends_no_credentials(cli, acme):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["get_item", "-p", "id=1", "-p", "nope=1"], "get_item has no parameter 'nope'. Valid: id, expand, tags"),
+        (
+            ["get_item", "-p", "id=1", "-p", "nope=1"],
+            "get_item has no parameter 'nope'. Valid: id, expand, tags",
+        ),
         (["get_item"], "get_item needs id."),
         (["create"], "create needs name."),
         (["get_item", "-p", "id=1", "-p", "limit=ten"], "Parameter 'limit' must be an integer, got 'ten'."),
@@ -199,7 +270,7 @@ def test_unknown_connector_exits_2(cli, acme):
     assert r.exit_code == 2 and "Unknown connector 'nosuch'" in r.stderr
 
 
-def test_scope_missing_exits_3_with_authorize_hint(cli, acme, monkeypatch):
+def test_scope_not_checked_when_the_credential_reports_none(cli, acme, monkeypatch):
     monkeypatch.delenv("SYNTHRAL_ACME_TOKEN")
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
     put_connection("acme", method="bearer", scopes=["items:read"], secrets={"token": "stored-token-1"})
@@ -209,8 +280,14 @@ def test_scope_missing_exits_3_with_authorize_hint(cli, acme, monkeypatch):
 
 
 def test_scope_check_for_oauth2(cli, tmp_path, monkeypatch):
-    auth = {"type": "oauth2", "authorization_url": "https://acme.test/auth", "token_url": "https://acme.test/token"}
-    folder = write_manifests(tmp_path / "m", manifest("oauthy", "https://api.oauthy.test", ACME_ACTIONS, auth=auth))
+    auth = {
+        "type": "oauth2",
+        "authorization_url": "https://acme.test/auth",
+        "token_url": "https://acme.test/token",
+    }
+    folder = write_manifests(
+        tmp_path / "m", manifest("oauthy", "https://api.oauthy.test", ACME_ACTIONS, auth=auth)
+    )
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
     put_connection("oauthy", scopes=["items:read"], secrets={"access_token": "tok-oauthy-1"})
@@ -247,16 +324,42 @@ def test_stored_credential_is_injected_and_masked(cli, acme, monkeypatch):
 
 
 AUTH_CASES = [
-    ({"type": "api_key", "inject": [{"in": "header", "name": "X-Api-Key", "value": "{api_key}"},
-                                    {"in": "query", "name": "key", "value": "{api_key}"}]},
-     {"api_key": "k-123456"}, {"X-Api-Key": "***"}, "?key=***"),
+    (
+        {
+            "type": "api_key",
+            "inject": [
+                {"in": "header", "name": "X-Api-Key", "value": "{api_key}"},
+                {"in": "query", "name": "key", "value": "{api_key}"},
+            ],
+        },
+        {"api_key": "k-123456"},
+        {"X-Api-Key": "***"},
+        "?key=***",
+    ),
     ({"type": "basic"}, {"username": "user", "password": "pass-word"}, {"Authorization": "Basic ***"}, ""),
-    ({"type": "oauth2", "authorization_url": "https://x.test/a", "token_url": "https://x.test/t",
-      "token_header": "X-Token", "token_prefix": "OAuth "}, {"access_token": "at-123456"}, {"X-Token": "OAuth ***"}, ""),
+    (
+        {
+            "type": "oauth2",
+            "authorization_url": "https://x.test/a",
+            "token_url": "https://x.test/t",
+            "token_header": "X-Token",
+            "token_prefix": "OAuth ",
+        },
+        {"access_token": "at-123456"},
+        {"X-Token": "OAuth ***"},
+        "",
+    ),
     ({"type": "api_key"}, {"api_key": "k-abcdef"}, {"Authorization": "Bearer ***"}, ""),
-    ({"type": "custom", "scheme": "http_generic", "fields": [{"name": "scheme"}, {"name": "api_key"},
-                                                             {"name": "api_key_header"}]},
-     {"scheme": "api_key", "api_key": "gk-123456", "api_key_header": "X-Key"}, {"X-Key": "***"}, ""),
+    (
+        {
+            "type": "custom",
+            "scheme": "http_generic",
+            "fields": [{"name": "scheme"}, {"name": "api_key"}, {"name": "api_key_header"}],
+        },
+        {"scheme": "api_key", "api_key": "gk-123456", "api_key_header": "X-Key"},
+        {"X-Key": "***"},
+        "",
+    ),
 ]
 
 
@@ -278,8 +381,12 @@ def test_auth_injection_per_type(cli, tmp_path, monkeypatch, auth, secrets, head
 
 
 def test_base_url_from_connection_config(cli, tmp_path, monkeypatch):
-    doc = manifest("shoppy", "https://{shop}.shoppy.test/api", [],
-                   connection_config={"shop": {"description": "Shop name"}})
+    doc = manifest(
+        "shoppy",
+        "https://{shop}.shoppy.test/api",
+        [],
+        connection_config={"shop": {"description": "Shop name"}},
+    )
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(write_manifests(tmp_path / "m", doc)))
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
     put_connection("shoppy", method="bearer", config={"shop": "acme"}, secrets={"token": "t-shoppy-1"})
@@ -330,8 +437,10 @@ def test_invoke_does_not_import_httpx_for_a_dry_run(acme):
     import subprocess
     import sys
 
-    code = ("import sys; from synthral_cli.app import main\n"
-            "try:\n    main(['invoke','acme','create','-p','name=x','--dry-run'])\nexcept SystemExit: pass\n"
-            "print('httpx' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys; from synthral_cli.app import main\n"
+        "try:\n    main(['invoke','acme','create','-p','name=x','--dry-run'])\nexcept SystemExit: pass\n"
+        "print('httpx' in sys.modules, file=sys.stderr)"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.stderr.strip().endswith("False")

@@ -10,24 +10,67 @@ import time
 
 import pytest
 
-from tests.invoke_support import STORE_KEY, Scripted, get_connection, manifest, put_connection, write_manifests
+from tests.invoke_support import (
+    STORE_KEY,
+    Scripted,
+    get_connection,
+    manifest,
+    put_connection,
+    write_manifests,
+)
 
 BIN_ACTIONS = [
     {"name": "headers", "description": "echo headers", "method": "GET", "path": "/headers"},
-    {"name": "status", "description": "a status", "method": "GET", "path": "/status/{code}",
-     "parameters": [{"name": "code", "in": "path", "type": "integer", "required": True}]},
-    {"name": "delay", "description": "slow", "method": "GET", "path": "/delay/{n}",
-     "parameters": [{"name": "n", "in": "path", "type": "integer", "required": True}]},
-    {"name": "redirect", "description": "redirect", "method": "GET", "path": "/redirect-to",
-     "parameters": [{"name": "url", "in": "query", "type": "string", "required": True}]},
-    {"name": "form", "description": "form echo", "method": "POST", "path": "/anything", "body": "form",
-     "parameters": [{"name": "metadata", "in": "body", "type": "object"},
-                    {"name": "email", "in": "body", "type": "string"}]},
-    {"name": "upload", "description": "multipart echo", "method": "POST", "path": "/anything", "body": "multipart",
-     "parameters": [{"name": "file", "in": "body", "type": "file", "required": True},
-                    {"name": "title", "in": "body", "type": "string"}]},
-    {"name": "bytes", "description": "binary", "method": "GET", "path": "/bytes/{n}",
-     "parameters": [{"name": "n", "in": "path", "type": "integer", "required": True}]},
+    {
+        "name": "status",
+        "description": "a status",
+        "method": "GET",
+        "path": "/status/{code}",
+        "parameters": [{"name": "code", "in": "path", "type": "integer", "required": True}],
+    },
+    {
+        "name": "delay",
+        "description": "slow",
+        "method": "GET",
+        "path": "/delay/{n}",
+        "parameters": [{"name": "n", "in": "path", "type": "integer", "required": True}],
+    },
+    {
+        "name": "redirect",
+        "description": "redirect",
+        "method": "GET",
+        "path": "/redirect-to",
+        "parameters": [{"name": "url", "in": "query", "type": "string", "required": True}],
+    },
+    {
+        "name": "form",
+        "description": "form echo",
+        "method": "POST",
+        "path": "/anything",
+        "body": "form",
+        "parameters": [
+            {"name": "metadata", "in": "body", "type": "object"},
+            {"name": "email", "in": "body", "type": "string"},
+        ],
+    },
+    {
+        "name": "upload",
+        "description": "multipart echo",
+        "method": "POST",
+        "path": "/anything",
+        "body": "multipart",
+        "parameters": [
+            {"name": "file", "in": "body", "type": "file", "required": True},
+            {"name": "title", "in": "body", "type": "string"},
+        ],
+    },
+    {
+        "name": "bytes",
+        "description": "binary",
+        "method": "GET",
+        "path": "/bytes/{n}",
+        "parameters": [{"name": "n", "in": "path", "type": "integer", "required": True}],
+    },
     {"name": "html", "description": "text", "method": "GET", "path": "/html"},
 ]
 
@@ -37,11 +80,23 @@ def binpeer(httpbin, tmp_path, monkeypatch):
     folder = write_manifests(
         tmp_path / "m",
         manifest("bin", httpbin.url, BIN_ACTIONS),
-        manifest("binbasic", httpbin.url, [
-            {"name": "check", "description": "basic", "method": "GET", "path": "/basic-auth/{u}/{p}",
-             "parameters": [{"name": "u", "in": "path", "type": "string", "required": True},
-                            {"name": "p", "in": "path", "type": "string", "required": True}]}],
-            auth={"type": "basic"}),
+        manifest(
+            "binbasic",
+            httpbin.url,
+            [
+                {
+                    "name": "check",
+                    "description": "basic",
+                    "method": "GET",
+                    "path": "/basic-auth/{u}/{p}",
+                    "parameters": [
+                        {"name": "u", "in": "path", "type": "string", "required": True},
+                        {"name": "p", "in": "path", "type": "string", "required": True},
+                    ],
+                }
+            ],
+            auth={"type": "basic"},
+        ),
     )
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
     monkeypatch.setenv("SYNTHRAL_BIN_TOKEN", "bin-token-123")
@@ -74,11 +129,16 @@ def test_basic_auth(cli, binpeer):
     assert out == {"success": False, "status": 401, "result": None}
 
 
-@pytest.mark.parametrize(("code", "exit_code", "text"), [(404, 1, "bin answered 404: NOT FOUND"),
-                                                         (400, 1, "bin answered 400"),
-                                                         (500, 1, "bin answered 500"),
-                                                         (401, 3, "bin refused the credentials"),
-                                                         (204, 0, "")])
+@pytest.mark.parametrize(
+    ("code", "exit_code", "text"),
+    [
+        (404, 1, "bin answered 404: NOT FOUND"),
+        (400, 1, "bin answered 400"),
+        (500, 1, "bin answered 500"),
+        (401, 3, "bin refused the credentials"),
+        (204, 0, ""),
+    ],
+)
 def test_status_codes(cli, binpeer, code, exit_code, text):
     r = cli("invoke", "bin", "status", "-p", f"code={code}", "--retries", "0")
     assert r.exit_code == exit_code, r.stderr
@@ -136,8 +196,13 @@ def test_binary_is_refused_on_a_terminal(binpeer, tmp_path):
 
     exe = os.path.join(os.path.dirname(sys.executable), "synthral")
     primary, secondary = pty.openpty()
-    p = subprocess.run([exe, "invoke", "bin", "bytes", "-p", "n=32"], stdout=secondary, stderr=subprocess.PIPE,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        [exe, "invoke", "bin", "bytes", "-p", "n=32"],
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
     os.close(secondary)
     os.close(primary)
     assert p.returncode == 2
@@ -162,7 +227,9 @@ def test_ca_bundle_for_a_private_ca(cli, httpbin_secure, tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
     monkeypatch.setenv("SYNTHRAL_TLS_TOKEN", "tls-token-1")
     r = cli("invoke", "tls", "test_connection")
-    assert r.exit_code == 4 and "The TLS certificate of 127.0.0.1" in r.stderr and "is not trusted" in r.stderr
+    assert (
+        r.exit_code == 4 and "The TLS certificate of 127.0.0.1" in r.stderr and "is not trusted" in r.stderr
+    )
     assert "--ca-bundle FILE" in r.stderr
     r = cli("invoke", "tls", "test_connection", "--ca-bundle", httpbin_ca_bundle, "--json")
     assert r.exit_code == 0, r.stderr
@@ -181,30 +248,87 @@ def peer(tmp_path, monkeypatch):
     server = Scripted()
     actions = [
         {"name": "get", "description": "GET", "method": "GET", "path": "/thing"},
-        {"name": "post", "description": "POST", "method": "POST", "path": "/thing",
-         "parameters": [{"name": "x", "in": "body", "type": "string"}]},
-        {"name": "post_idem", "description": "POST idempotent", "method": "POST", "path": "/thing", "idempotent": True},
+        {
+            "name": "post",
+            "description": "POST",
+            "method": "POST",
+            "path": "/thing",
+            "parameters": [{"name": "x", "in": "body", "type": "string"}],
+        },
+        {
+            "name": "post_idem",
+            "description": "POST idempotent",
+            "method": "POST",
+            "path": "/thing",
+            "idempotent": True,
+        },
         {"name": "slackish", "description": "ok false", "method": "POST", "path": "/slack"},
-        {"name": "link", "description": "link pages", "method": "GET", "path": "/link",
-         "pagination": {"type": "link"}},
-        {"name": "cursor", "description": "cursor pages", "method": "GET", "path": "/cursor",
-         "pagination": {"type": "cursor", "cursor_param": "cursor", "next_cursor_path": "meta.next",
-                        "items_path": "data"}},
-        {"name": "stripe", "description": "stripe pages", "method": "GET", "path": "/stripe",
-         "parameters": [{"name": "limit", "in": "query", "type": "integer"}],
-         "pagination": {"type": "cursor", "cursor_param": "starting_after", "cursor_from_last_item": "id",
-                        "has_more_path": "has_more", "items_path": "data", "limit_param": "limit", "page_size": 2}},
-        {"name": "paged", "description": "page numbers", "method": "GET", "path": "/paged",
-         "pagination": {"type": "page", "page_param": "page", "max_pages": 3}},
-        {"name": "offset", "description": "offsets", "method": "GET", "path": "/offset",
-         "pagination": {"type": "offset", "offset_param": "offset", "limit_param": "limit", "page_size": 2,
-                        "items_path": "items"},
-         "parameters": [{"name": "limit", "in": "query", "type": "integer"}]},
+        {
+            "name": "link",
+            "description": "link pages",
+            "method": "GET",
+            "path": "/link",
+            "pagination": {"type": "link"},
+        },
+        {
+            "name": "cursor",
+            "description": "cursor pages",
+            "method": "GET",
+            "path": "/cursor",
+            "pagination": {
+                "type": "cursor",
+                "cursor_param": "cursor",
+                "next_cursor_path": "meta.next",
+                "items_path": "data",
+            },
+        },
+        {
+            "name": "stripe",
+            "description": "stripe pages",
+            "method": "GET",
+            "path": "/stripe",
+            "parameters": [{"name": "limit", "in": "query", "type": "integer"}],
+            "pagination": {
+                "type": "cursor",
+                "cursor_param": "starting_after",
+                "cursor_from_last_item": "id",
+                "has_more_path": "has_more",
+                "items_path": "data",
+                "limit_param": "limit",
+                "page_size": 2,
+            },
+        },
+        {
+            "name": "paged",
+            "description": "page numbers",
+            "method": "GET",
+            "path": "/paged",
+            "pagination": {"type": "page", "page_param": "page", "max_pages": 3},
+        },
+        {
+            "name": "offset",
+            "description": "offsets",
+            "method": "GET",
+            "path": "/offset",
+            "pagination": {
+                "type": "offset",
+                "offset_param": "offset",
+                "limit_param": "limit",
+                "page_size": 2,
+                "items_path": "items",
+            },
+            "parameters": [{"name": "limit", "in": "query", "type": "integer"}],
+        },
     ]
-    folder = write_manifests(tmp_path / "m", manifest(
-        "peer", server.url, actions,
-        errors={"ok_path": "ok", "message_paths": ["error", "detail.reason"]},
-    ))
+    folder = write_manifests(
+        tmp_path / "m",
+        manifest(
+            "peer",
+            server.url,
+            actions,
+            errors={"ok_path": "ok", "message_paths": ["error", "detail.reason"]},
+        ),
+    )
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
     monkeypatch.setenv("SYNTHRAL_PEER_TOKEN", "peer-token-123")
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
@@ -341,7 +465,7 @@ def test_offset_pagination(cli, peer):
 
     def page(path, body):
         off = int(path.split("offset=")[1]) if "offset=" in path else 0
-        return {"items": data[off:off + 2]}
+        return {"items": data[off : off + 2]}
 
     peer.add("/offset", (200, {}, page))
     r, out = run_json(cli, "invoke", "peer", "offset", "--paginate")
@@ -378,16 +502,26 @@ def test_test_command_records_health(cli, peer, monkeypatch):
 def test_refresh_and_retry_once_on_401(cli, tmp_path, monkeypatch):
     server = Scripted()
     try:
-        auth = {"type": "oauth2", "authorization_url": f"{server.url}/authorize", "token_url": f"{server.url}/token",
-                "grant_types": ["authorization_code", "refresh_token"]}
+        auth = {
+            "type": "oauth2",
+            "authorization_url": f"{server.url}/authorize",
+            "token_url": f"{server.url}/token",
+            "grant_types": ["authorization_code", "refresh_token"],
+        }
         folder = write_manifests(tmp_path / "m", manifest("refresher", server.url, [], auth=auth))
         monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
         monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
         monkeypatch.setenv("SYNTHRAL_REFRESHER_CLIENT_ID", "cid")
         monkeypatch.setenv("SYNTHRAL_REFRESHER_CLIENT_SECRET", "csecret-1")
-        put_connection("refresher", method="direct", expires_at=time.time() + 3600,
-                       secrets={"access_token": "old-access-1", "refresh_token": "refresh-1"})
-        server.add("/token", (200, {}, {"access_token": "new-access-2", "token_type": "Bearer", "expires_in": 3600}))
+        put_connection(
+            "refresher",
+            method="direct",
+            expires_at=time.time() + 3600,
+            secrets={"access_token": "old-access-1", "refresh_token": "refresh-1"},
+        )
+        server.add(
+            "/token", (200, {}, {"access_token": "new-access-2", "token_type": "Bearer", "expires_in": 3600})
+        )
         server.add("/get", (401, {}, {"error": "expired"}), (200, {}, {"user": "me"}))
         r = cli("invoke", "refresher", "test_connection", "--json")
         assert r.exit_code == 0, r.stderr

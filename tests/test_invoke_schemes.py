@@ -9,20 +9,43 @@ import pytest
 
 from tests.invoke_support import STORE_KEY, manifest, put_connection, write_manifests
 
-AWS_AUTH = {"type": "custom", "scheme": "aws_sigv4", "aws_service": "execute-api",
-            "fields": [{"name": "access_key_id", "secret": False}, {"name": "secret_access_key"},
-                       {"name": "session_token", "required": False}, {"name": "region", "secret": False}]}
+AWS_AUTH = {
+    "type": "custom",
+    "scheme": "aws_sigv4",
+    "aws_service": "execute-api",
+    "fields": [
+        {"name": "access_key_id", "secret": False},
+        {"name": "secret_access_key"},
+        {"name": "session_token", "required": False},
+        {"name": "region", "secret": False},
+    ],
+}
 
 
 @pytest.fixture
 def aws(httpbin, tmp_path, monkeypatch):
-    doc = manifest("awsy", httpbin.url, [
-        {"name": "echo", "description": "echo", "method": "POST", "path": "/anything/items",
-         "parameters": [{"name": "name", "in": "body", "type": "string"}]}], auth=AWS_AUTH)
+    doc = manifest(
+        "awsy",
+        httpbin.url,
+        [
+            {
+                "name": "echo",
+                "description": "echo",
+                "method": "POST",
+                "path": "/anything/items",
+                "parameters": [{"name": "name", "in": "body", "type": "string"}],
+            }
+        ],
+        auth=AWS_AUTH,
+    )
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(write_manifests(tmp_path / "m", doc)))
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
-    put_connection("awsy", method="custom", config={"access_key_id": "AKIDEXAMPLE", "region": "eu-west-1"},
-                   secrets={"secret_access_key": "wJalrXUtnFEMI/K7MDENG", "session_token": "sess-tok-1"})
+    put_connection(
+        "awsy",
+        method="custom",
+        config={"access_key_id": "AKIDEXAMPLE", "region": "eu-west-1"},
+        secrets={"secret_access_key": "wJalrXUtnFEMI/K7MDENG", "session_token": "sess-tok-1"},
+    )
     return httpbin
 
 
@@ -40,10 +63,16 @@ def test_sigv4_signature_verifies(cli, aws):
     assert h["X-Amz-Security-Token"] == "sess-tok-1"
     # re-sign what the server received, at the same time stamp: the signatures must agree
     signed = [p.split("=")[1] for p in h["Authorization"].split(", ") if p.startswith("SignedHeaders")][0]
-    req = AWSRequest(method="POST", url=echoed["url"], data=echoed["data"].encode(),
-                     headers={k: v for k, v in h.items() if k.lower() in signed.split(";")})
+    req = AWSRequest(
+        method="POST",
+        url=echoed["url"],
+        data=echoed["data"].encode(),
+        headers={k: v for k, v in h.items() if k.lower() in signed.split(";")},
+    )
     req.context["timestamp"] = h["X-Amz-Date"]
-    auth = SigV4Auth(Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", "sess-tok-1"), "execute-api", "eu-west-1")
+    auth = SigV4Auth(
+        Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", "sess-tok-1"), "execute-api", "eu-west-1"
+    )
     canonical = auth.canonical_request(req)
     expected = auth.signature(auth.string_to_sign(req, canonical), req)
     assert h["Authorization"].endswith("Signature=" + expected)
@@ -69,17 +98,38 @@ def test_sigv4_missing_field_exits_3(cli, aws):
     assert r.exit_code == 3 and "has no secret_access_key, region" in r.stderr
 
 
-@pytest.mark.parametrize(("config", "secrets", "expect"), [
-    ({"scheme": "bearer"}, {"token": "gen-token-1"}, {"Authorization": "Bearer gen-token-1"}),
-    ({"scheme": "basic", "username": "u1"}, {"password": "gen-pass-1"}, {"Authorization": "Basic dTE6Z2VuLXBhc3MtMQ=="}),
-    ({"scheme": "api_key", "api_key_header": "X-Key"}, {"api_key": "gen-key-1"}, {"X-Key": "gen-key-1"}),
-    ({"scheme": "none"}, {}, {}),
-])
+@pytest.mark.parametrize(
+    ("config", "secrets", "expect"),
+    [
+        ({"scheme": "bearer"}, {"token": "gen-token-1"}, {"Authorization": "Bearer gen-token-1"}),
+        (
+            {"scheme": "basic", "username": "u1"},
+            {"password": "gen-pass-1"},
+            {"Authorization": "Basic dTE6Z2VuLXBhc3MtMQ=="},
+        ),
+        ({"scheme": "api_key", "api_key_header": "X-Key"}, {"api_key": "gen-key-1"}, {"X-Key": "gen-key-1"}),
+        ({"scheme": "none"}, {}, {}),
+    ],
+)
 def test_http_connector_against_httpbin(cli, httpbin, monkeypatch, config, secrets, expect):
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
     put_connection("http", method="custom", config=config, secrets=secrets)
-    r = cli("invoke", "http", "request", "-p", f"url={httpbin.url}/anything", "-p", "method=PUT",
-            "-p", 'params={"a": 1}', "-p", 'body={"k": "v"}', "-p", 'headers={"X-Extra": "yes"}', "--json")
+    r = cli(
+        "invoke",
+        "http",
+        "request",
+        "-p",
+        f"url={httpbin.url}/anything",
+        "-p",
+        "method=PUT",
+        "-p",
+        'params={"a": 1}',
+        "-p",
+        'body={"k": "v"}',
+        "-p",
+        'headers={"X-Extra": "yes"}',
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     echoed = json.loads(r.stdout)["result"]
     assert echoed["method"] == "PUT" and echoed["args"] == {"a": "1"} and echoed["json"] == {"k": "v"}
@@ -97,8 +147,12 @@ def test_http_connector_refuses_credentials_over_plain_http_and_needs_a_host(cli
     assert r.exit_code == 2 and "Refusing to send credentials over plain http" in r.stderr
     r = cli("invoke", "http", "request", "-p", "url=/relative", "--dry-run")
     assert r.exit_code == 2 and "needs the connection setting 'host'" in r.stderr
-    put_connection("http", method="custom", config={"scheme": "bearer", "host": "api.example.com"},
-                   secrets={"token": "gen-token-2"})
+    put_connection(
+        "http",
+        method="custom",
+        config={"scheme": "bearer", "host": "api.example.com"},
+        secrets={"token": "gen-token-2"},
+    )
     r = cli("invoke", "http", "request", "-p", "url=/relative", "--dry-run", "--json")
     assert json.loads(r.stdout)["url"] == "https://api.example.com/relative"
 

@@ -49,11 +49,29 @@ def pg_server():
         shutil.chown(pwfile, "postgres")
         os.chmod(base, 0o755)
         prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*prefix, initdb, "-D", str(data), "-U", "synthral", "--pwfile", str(pwfile),
-                    "-A", "scram-sha-256", "--no-sync"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *prefix,
+            initdb,
+            "-D",
+            str(data),
+            "-U",
+            "synthral",
+            "--pwfile",
+            str(pwfile),
+            "-A",
+            "scram-sha-256",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
     opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield {"host": "127.0.0.1", "port": port, "socket": str(sock)}
     finally:
@@ -64,10 +82,17 @@ def pg_server():
 @pytest.fixture
 def pg(pg_server, monkeypatch):
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
-    put_connection("postgresql", method="custom",
-                   config={"host": pg_server["host"], "port": str(pg_server["port"]), "user": "synthral",
-                           "dbname": "postgres"},
-                   secrets={"password": PASSWORD})
+    put_connection(
+        "postgresql",
+        method="custom",
+        config={
+            "host": pg_server["host"],
+            "port": str(pg_server["port"]),
+            "user": "synthral",
+            "dbname": "postgres",
+        },
+        secrets={"password": PASSWORD},
+    )
     return pg_server
 
 
@@ -81,25 +106,48 @@ def test_test_connection(cli, pg):
 
 
 def test_parameterised_query_returns_rows_as_json(cli, pg):
-    r = cli("invoke", "postgresql", "query", "-p",
-            "sql=select %s::int as n, %s::text as name, now()::date is not null as ok, 1.50::numeric as price,"
-            " '{\"a\": 1}'::jsonb as doc",
-            "-p", 'params=[7, "Robert\'); drop table students; --"]', "--json")
+    r = cli(
+        "invoke",
+        "postgresql",
+        "query",
+        "-p",
+        "sql=select %s::int as n, %s::text as name, now()::date is not null as ok, 1.50::numeric as price,"
+        " '{\"a\": 1}'::jsonb as doc",
+        "-p",
+        'params=[7, "Robert\'); drop table students; --"]',
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)["result"]
     assert out["columns"] == ["n", "name", "ok", "price", "doc"]
-    assert out["rows"] == [{"n": 7, "name": "Robert'); drop table students; --", "ok": True, "price": "1.50",
-                            "doc": {"a": 1}}]
+    assert out["rows"] == [
+        {"n": 7, "name": "Robert'); drop table students; --", "ok": True, "price": "1.50", "doc": {"a": 1}}
+    ]
     assert out["truncated"] is False
 
 
 def test_writes_commit_and_max_rows(cli, pg):
     sql = "create table if not exists t_items (id int)"
     assert cli("invoke", "postgresql", "query", "-p", f"sql={sql}").exit_code == 0
-    r = cli("invoke", "postgresql", "query", "-p", "sql=insert into t_items select generate_series(1, 5)", "--json")
+    r = cli(
+        "invoke",
+        "postgresql",
+        "query",
+        "-p",
+        "sql=insert into t_items select generate_series(1, 5)",
+        "--json",
+    )
     assert json.loads(r.stdout)["result"]["row_count"] == 5
-    r = cli("invoke", "postgresql", "query", "-p", "sql=select id from t_items order by id", "-p", "max_rows=2",
-            "--json")
+    r = cli(
+        "invoke",
+        "postgresql",
+        "query",
+        "-p",
+        "sql=select id from t_items order by id",
+        "-p",
+        "max_rows=2",
+        "--json",
+    )
     out = json.loads(r.stdout)["result"]
     assert out["rows"] == [{"id": 1}, {"id": 2}] and out["truncated"] is True
 
@@ -112,9 +160,12 @@ def test_sql_error_exits_1_with_the_server_message(cli, pg):
 
 
 def test_wrong_password_exits_3(cli, pg, monkeypatch):
-    put_connection("postgresql", method="custom",
-                   config={"host": pg["host"], "port": str(pg["port"]), "user": "synthral", "dbname": "postgres"},
-                   secrets={"password": "not-the-password"})
+    put_connection(
+        "postgresql",
+        method="custom",
+        config={"host": pg["host"], "port": str(pg["port"]), "user": "synthral", "dbname": "postgres"},
+        secrets={"password": "not-the-password"},
+    )
     r = cli("test", "postgresql")
     assert r.exit_code == 3 and "refused the login" in r.stderr
     assert "not-the-password" not in r.stderr
@@ -125,9 +176,12 @@ def test_nothing_listening_exits_4(cli, pg):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    put_connection("postgresql", method="custom", config={"host": "127.0.0.1", "port": str(port),
-                                                          "user": "synthral", "dbname": "postgres"},
-                   secrets={"password": PASSWORD})
+    put_connection(
+        "postgresql",
+        method="custom",
+        config={"host": "127.0.0.1", "port": str(port), "user": "synthral", "dbname": "postgres"},
+        secrets={"password": PASSWORD},
+    )
     r = cli("invoke", "postgresql", "query", "-p", "sql=select 1", "--timeout", "3")
     assert r.exit_code == 4 and "Could not connect to PostgreSQL" in r.stderr
 
@@ -137,9 +191,15 @@ def test_dsn_and_dry_run(cli, pg):
     put_connection("postgresql", method="custom", secrets={"dsn": dsn})
     r = cli("invoke", "postgresql", "query", "-p", "sql=select 1 as one", "--json")
     assert json.loads(r.stdout)["result"]["rows"] == [{"one": 1}]
-    r = cli("invoke", "postgresql", "query", "-p", "sql=select %s", "-p", "params:=[1]", "--dry-run", "--json")
-    assert json.loads(r.stdout) == {"method": "QUERY", "url": f"postgresql://127.0.0.1:{pg['port']}/postgres",
-                                    "headers": {}, "body": {"sql": "select %s", "params": [1]}}
+    r = cli(
+        "invoke", "postgresql", "query", "-p", "sql=select %s", "-p", "params:=[1]", "--dry-run", "--json"
+    )
+    assert json.loads(r.stdout) == {
+        "method": "QUERY",
+        "url": f"postgresql://127.0.0.1:{pg['port']}/postgres",
+        "headers": {},
+        "body": {"sql": "select %s", "params": [1]},
+    }
     assert PASSWORD not in r.stdout
 
 

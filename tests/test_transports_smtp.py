@@ -114,8 +114,13 @@ def store_env(monkeypatch):
 
 
 def connect(port, security, password="mail-pass-1"):
-    config = {"host": "127.0.0.1", "port": str(port), "security": security, "username": "mailer",
-              "from": "bot@example.com"}
+    config = {
+        "host": "127.0.0.1",
+        "port": str(port),
+        "security": security,
+        "username": "mailer",
+        "from": "bot@example.com",
+    }
     put_connection("smtp", method="custom", config=config, secrets={"password": password})
 
 
@@ -125,13 +130,37 @@ def test_send_with_cc_bcc_alternative_and_attachment(cli, smtp_server, tmp_path,
     connect(port, security)
     att = tmp_path / "report.csv"
     att.write_text("a,b\n1,2\n")
-    r = cli("invoke", "smtp", "send_email", "-p", "to=ann@example.com,bob@example.com", "-p", "cc=cat@example.com",
-            "-p", "bcc=dan@example.com", "-p", "subject=Weekly report", "-p", "text=Plain body",
-            "-p", "html=<p>HTML body</p>", "-p", f"attachments={att}", "--ca-bundle", ca, "--json")
+    r = cli(
+        "invoke",
+        "smtp",
+        "send_email",
+        "-p",
+        "to=ann@example.com,bob@example.com",
+        "-p",
+        "cc=cat@example.com",
+        "-p",
+        "bcc=dan@example.com",
+        "-p",
+        "subject=Weekly report",
+        "-p",
+        "text=Plain body",
+        "-p",
+        "html=<p>HTML body</p>",
+        "-p",
+        f"attachments={att}",
+        "--ca-bundle",
+        ca,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["success"] is True and out["status"] == 250
-    assert out["result"]["accepted"] == ["ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com"]
+    assert out["result"]["accepted"] == [
+        "ann@example.com",
+        "bob@example.com",
+        "cat@example.com",
+        "dan@example.com",
+    ]
     (env,) = sink.envelopes
     assert env.mail_from == "bot@example.com"
     assert env.rcpt_tos == ["ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com"]
@@ -150,13 +179,28 @@ def test_test_connection_and_wrong_password(cli, smtp_server):
     connect(port, "starttls")
     r = cli("test", "smtp", "--ca-bundle", ca, "--json")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["result"] == {"host": "127.0.0.1", "port": port, "security": "starttls",
-                                             "authenticated": True}
+    assert json.loads(r.stdout)["result"] == {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "starttls",
+        "authenticated": True,
+    }
     # aiosmtpd 1.4 stalls after a failed AUTH under pytest, so a minimal server refuses the login
     port = _refusing_smtp_server()
     connect(port, "none", password="wrong-pass")
-    r = cli("invoke", "smtp", "send_email", "-p", "to=a@example.com", "-p", "subject=x", "-p", "text=y",
-            "--timeout", "10")
+    r = cli(
+        "invoke",
+        "smtp",
+        "send_email",
+        "-p",
+        "to=a@example.com",
+        "-p",
+        "subject=x",
+        "-p",
+        "text=y",
+        "--timeout",
+        "10",
+    )
     assert r.exit_code == 3 and "refused the login (535)" in r.stderr
     assert "wrong-pass" not in r.stderr and sink.envelopes == []
 
@@ -176,8 +220,19 @@ def test_nothing_listening_exits_4(cli):
     port = s.getsockname()[1]
     s.close()
     connect(port, "none")
-    r = cli("invoke", "smtp", "send_email", "-p", "to=a@example.com", "-p", "subject=x", "-p", "text=y",
-            "--timeout", "2")
+    r = cli(
+        "invoke",
+        "smtp",
+        "send_email",
+        "-p",
+        "to=a@example.com",
+        "-p",
+        "subject=x",
+        "-p",
+        "text=y",
+        "--timeout",
+        "2",
+    )
     assert r.exit_code == 4 and f"Could not talk to the SMTP server 127.0.0.1:{port}" in r.stderr
 
 
@@ -187,15 +242,42 @@ def test_bad_input_and_dry_run(cli, tmp_path):
     assert r.exit_code == 2 and "send_email needs to." in r.stderr
     r = cli("invoke", "smtp", "send_email", "-p", "to=a@example.com", "-p", "subject=x")
     assert r.exit_code == 2 and "needs text or html" in r.stderr
-    r = cli("invoke", "smtp", "send_email", "-p", "to=a@example.com", "-p", "subject=x", "-p", "text=y",
-            "-p", f"attachments={tmp_path}/none.pdf")
+    r = cli(
+        "invoke",
+        "smtp",
+        "send_email",
+        "-p",
+        "to=a@example.com",
+        "-p",
+        "subject=x",
+        "-p",
+        "text=y",
+        "-p",
+        f"attachments={tmp_path}/none.pdf",
+    )
     assert r.exit_code == 2 and "Cannot read" in r.stderr
-    r = cli("invoke", "smtp", "send_email", "-p", "to=a@example.com", "-p", "bcc=z@example.com", "-p", "subject=Hi",
-            "-p", "text=Body", "--dry-run", "--json")
+    r = cli(
+        "invoke",
+        "smtp",
+        "send_email",
+        "-p",
+        "to=a@example.com",
+        "-p",
+        "bcc=z@example.com",
+        "-p",
+        "subject=Hi",
+        "-p",
+        "text=Body",
+        "--dry-run",
+        "--json",
+    )
     assert r.exit_code == 0
     req = json.loads(r.stdout)
     assert req["method"] == "SMTP" and req["url"] == "smtp://127.0.0.1:2525"
-    assert req["headers"] == {"Mail-From": "bot@example.com", "Rcpt-To": "a@example.com, z@example.com",
-                              "Security": "none"}
+    assert req["headers"] == {
+        "Mail-From": "bot@example.com",
+        "Rcpt-To": "a@example.com, z@example.com",
+        "Security": "none",
+    }
     assert "Subject: Hi" in req["body"] and "z@example.com" not in req["body"]
     assert "mail-pass-1" not in r.stdout

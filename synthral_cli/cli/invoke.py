@@ -12,22 +12,32 @@ from ._common import CONNECTION_OPTION, JSON_OPTION, complete_action, complete_s
 
 SLUG = typer.Argument(..., help="Connector slug, e.g. slack.", autocompletion=complete_slug)
 PARAM_OPTION = typer.Option(
-    None, "--param", "-p",
+    None,
+    "--param",
+    "-p",
     help="KEY=VALUE (typed by the action), KEY:=JSON (raw JSON) or KEY=@FILE (read a file). Repeatable.",
 )
 DATA_OPTION = typer.Option(None, "--data", "-d", help="Parameters as a JSON object, @FILE, or - for stdin.")
-DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print the exact request (secrets masked); send nothing.")
+DRY_RUN_OPTION = typer.Option(
+    False, "--dry-run", help="Print the exact request (secrets masked); send nothing."
+)
 PAGINATE_OPTION = typer.Option(False, "--paginate", help="Follow the pages and merge their items.")
-RETRIES_OPTION = typer.Option(3, "--retries", min=0, max=10, help="Retries on 429/502/503/504 and network errors.")
+RETRIES_OPTION = typer.Option(
+    3, "--retries", min=0, max=10, help="Retries on 429/502/503/504 and network errors."
+)
 TIMEOUT_OPTION = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for an answer.")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the response body to this file.")
 CA_OPTION = typer.Option(
-    None, "--ca-bundle", help="PEM file of CA certificates to trust (private CA).", envvar="SYNTHRAL_CA_BUNDLE"
+    None,
+    "--ca-bundle",
+    help="PEM file of CA certificates to trust (private CA).",
+    envvar="SYNTHRAL_CA_BUNDLE",
 )
 
 
-def _options(connection: str, dry_run: bool, paginate: bool, retries: int, timeout: float,
-             ca_bundle: str | None) -> Any:
+def _options(
+    connection: str, dry_run: bool, paginate: bool, retries: int, timeout: float, ca_bundle: str | None
+) -> Any:
     from .. import ui
     from ..invoke import Options
 
@@ -35,8 +45,15 @@ def _options(connection: str, dry_run: bool, paginate: bool, retries: int, timeo
         if ui.is_terminal(sys.stderr):
             ui.err(f"waiting {seconds:.1f} s ({why})")
 
-    return Options(connection=connection, dry_run=dry_run, paginate=paginate, retries=retries,
-                   timeout=timeout, ca_bundle=ca_bundle, on_wait=on_wait)
+    return Options(
+        connection=connection,
+        dry_run=dry_run,
+        paginate=paginate,
+        retries=retries,
+        timeout=timeout,
+        ca_bundle=ca_bundle,
+        on_wait=on_wait,
+    )
 
 
 def _run(rt: Any, what: str, call: Any, as_json: bool, output: Path | None) -> Any:
@@ -76,7 +93,9 @@ def _render(out: Any, as_json: bool, output: Path | None) -> None:
         try:
             output.write_bytes(data)
         except OSError as exc:
-            raise UsageError(f"Cannot write {output}: {exc.strerror or exc}.", "Choose another --output path.") from None
+            raise UsageError(
+                f"Cannot write {output}: {exc.strerror or exc}.", "Choose another --output path."
+            ) from None
         saved = {"saved_to": str(output), "bytes": len(data), "content_type": out.content_type}
         if as_json:
             ui.print_json({"success": out.success, "status": out.status, "result": saved})
@@ -165,8 +184,13 @@ def request(
     probe = adhoc_action(manifest, method, path, {})
     values = parse_cli_params(probe, params or [], data, strict=False, slug=slug)
     opts = _options(connection, dry_run, paginate, retries, timeout, ca_bundle)
-    _run(rt, f"{method.upper()} {path}…", lambda: call(rt.sy, slug, method, path, values, opts),
-         as_json, output)
+    _run(
+        rt,
+        f"{method.upper()} {path}…",
+        lambda: call(rt.sy, slug, method, path, values, opts),
+        as_json,
+        output,
+    )
 
 
 def test(

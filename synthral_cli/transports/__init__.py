@@ -13,11 +13,19 @@ if TYPE_CHECKING:
     from ..manifest import Action, Manifest
 
 
-def dispatch(manifest: Manifest, action: Action, params: dict[str, Any], credential: Credential | None,
-             options: Options) -> Outcome | PreparedRequest:
+def dispatch(
+    manifest: Manifest,
+    action: Action,
+    params: dict[str, Any],
+    credential: Credential | None,
+    options: Options,
+) -> Outcome | PreparedRequest:
     """Run ``action.transport_op`` of an smtp or postgresql connector."""
     op = str(action.raw.get("transport_op") or action.name)
-    fields: dict[str, Any] = {**(credential.config if credential else {}), **(credential.secrets if credential else {})}
+    fields: dict[str, Any] = {
+        **(credential.config if credential else {}),
+        **(credential.secrets if credential else {}),
+    }
     if manifest.transport == "smtp":
         from . import smtp
 

@@ -20,9 +20,9 @@ SIGNED_HEADERS = ("X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256", 
 def sign(req: PreparedRequest, fields: dict[str, Any], manifest: Manifest) -> list[str]:
     """Add the SigV4 headers to ``req``; returns the values to mask in a dry run."""
     try:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
+        from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+        from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+        from botocore.credentials import Credentials  # type: ignore[import-untyped]
     except ImportError:
         raise UsageError(
             f"{manifest.slug} signs requests with AWS SigV4, which needs botocore.",
@@ -30,13 +30,18 @@ def sign(req: PreparedRequest, fields: dict[str, Any], manifest: Manifest) -> li
         ) from None
     missing = [f for f in ("access_key_id", "secret_access_key", "region") if not fields.get(f)]
     if missing:
-        raise AuthError(f"The {manifest.slug} connection has no {', '.join(missing)}.",
-                        f"Run: synthral authorize {manifest.slug}")
+        raise AuthError(
+            f"The {manifest.slug} connection has no {', '.join(missing)}.",
+            f"Run: synthral authorize {manifest.slug}",
+        )
     service = manifest.auth.get("aws_service")
     if not service:
         raise UsageError(f"{manifest.slug}'s manifest needs auth.aws_service for SigV4.", None)
-    creds = Credentials(str(fields["access_key_id"]), str(fields["secret_access_key"]),
-                        str(fields["session_token"]) if fields.get("session_token") else None)
+    creds = Credentials(
+        str(fields["access_key_id"]),
+        str(fields["secret_access_key"]),
+        str(fields["session_token"]) if fields.get("session_token") else None,
+    )
     aws = AWSRequest(method=req.method, url=req.url, data=req.content or b"", headers=dict(req.headers))
     SigV4Auth(creds, service, str(fields["region"])).add_auth(aws)
     masks = []

@@ -28,8 +28,15 @@ RETRY_STATUSES = {429, 502, 503, 504}
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
 DEFAULT_MESSAGE_PATHS = ["error.message", "error", "message", "errors.0.message", "error_description"]
-AUTH_ERROR_CODES = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
-                    "invalid_token", "invalid_grant"}
+AUTH_ERROR_CODES = {
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+    "invalid_token",
+    "invalid_grant",
+}
 
 
 def get_path(data: Any, path: str) -> Any:
@@ -84,8 +91,10 @@ def _client(inv: Invocation) -> httpx.Client:
         except (OSError, ssl.SSLError) as exc:
             from ..errors import UsageError
 
-            raise UsageError(f"Cannot use the CA bundle {opts.ca_bundle}: {exc}.",
-                             "Point --ca-bundle / SYNTHRAL_CA_BUNDLE at a PEM file.") from None
+            raise UsageError(
+                f"Cannot use the CA bundle {opts.ca_bundle}: {exc}.",
+                "Point --ca-bundle / SYNTHRAL_CA_BUNDLE at a PEM file.",
+            ) from None
     return httpx.Client(timeout=opts.timeout, verify=verify, follow_redirects=True)
 
 
@@ -104,7 +113,9 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
     for attempt in range(opts.retries + 1):
         last = attempt == opts.retries
         try:
-            resp = client.request(req.method, req.url, headers=req.headers, content=req.content, timeout=timeout)
+            resp = client.request(
+                req.method, req.url, headers=req.headers, content=req.content, timeout=timeout
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if "certificate verify failed" in str(exc).lower():
                 raise NetworkError(
@@ -114,7 +125,8 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
             if last:
                 raise NetworkError(
                     f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
-                    f"Check your network and the URL; tried {attempt + 1} time(s) (--retries {opts.retries}).",
+                    f"Check your network and the URL; "
+                    f"tried {attempt + 1} time(s) (--retries {opts.retries}).",
                 ) from None
             wait, why = backoff(attempt, opts.backoff_base), "connection failed"
         except httpx.TimeoutException:
@@ -127,7 +139,8 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
                 raise NetworkError(
                     f"The connection to {_host(req.url)} failed: {_reason(exc)}.",
                     "Try again; the request may or may not have reached the provider."
-                    if not inv.idempotent else "Check your network and try again.",
+                    if not inv.idempotent
+                    else "Check your network and try again.",
                 ) from None
             wait, why = backoff(attempt, opts.backoff_base), "connection dropped"
         else:
@@ -225,17 +238,26 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
     if status == 401 or (200 <= status < 300 and message in AUTH_ERROR_CODES):
         from ..settings import token_var
 
-        hint = (f"Check {token_var(slug)}." if from_env else f"Re-authorize: synthral authorize {slug}{conn_flag}")
-        raise ProviderAuthError(f"{slug} refused the credentials ({status}: {message}).", hint,
-                                status=status, result=result)
+        fix = f"Check {token_var(slug)}." if from_env else f"Re-authorize: synthral authorize {slug}{conn_flag}"
+        raise ProviderAuthError(
+            f"{slug} refused the credentials ({status}: {message}).", fix, status=status, result=result
+        )
     if 200 <= status < 300 and message == "missing_scope" and isinstance(body, dict) and body.get("needed"):
         raise ProviderAuthError(
             f"{slug} says the connection lacks the scope {body['needed']}.",
-            f"Run: synthral authorize {slug}{conn_flag} --scope {body['needed']}", status=status, result=result,
+            f"Run: synthral authorize {slug}{conn_flag} --scope {body['needed']}",
+            status=status,
+            result=result,
         )
-    hint = _HINTS.get(status, "The provider had a problem; try again later." if status >= 500 else None)
-    raise ProviderError(f"{slug} answered {status}: {message}", hint.format(slug=slug) if hint else None,
-                        status=status, result=result)
+    hint = _HINTS.get(status)
+    if hint is None and status >= 500:
+        hint = "The provider had a problem; try again later."
+    raise ProviderError(
+        f"{slug} answered {status}: {message}",
+        hint.format(slug=slug) if hint else None,
+        status=status,
+        result=result,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,12 +304,16 @@ def _items(spec: dict[str, Any], body: Any) -> list[Any]:
     if not isinstance(items, list):
         from ..errors import UsageError
 
-        raise UsageError("--paginate: the answer holds no list of items here.",
-                         "The manifest's pagination.items_path may be wrong.")
+        raise UsageError(
+            "--paginate: the answer holds no list of items here.",
+            "The manifest's pagination.items_path may be wrong.",
+        )
     return items
 
 
-def _paginate(sy: Synthral, client: httpx.Client, inv: Invocation, resp: httpx.Response, first: Outcome) -> Outcome:
+def _paginate(
+    sy: Synthral, client: httpx.Client, inv: Invocation, resp: httpx.Response, first: Outcome
+) -> Outcome:
     """Follow link / cursor / page / offset pagination up to ``max_pages``; merge the items."""
     spec = _spec(inv)
     kind = spec.get("type", "none")

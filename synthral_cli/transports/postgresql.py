@@ -28,8 +28,10 @@ def _psycopg(manifest: Manifest) -> Any:
     try:
         import psycopg
     except ImportError:
-        raise UsageError(f"{manifest.slug} needs the PostgreSQL driver psycopg.",
-                         "Install it: pip install 'synthral[postgres]'") from None
+        raise UsageError(
+            f"{manifest.slug} needs the PostgreSQL driver psycopg.",
+            "Install it: pip install 'synthral[postgres]'",
+        ) from None
     return psycopg
 
 
@@ -37,8 +39,9 @@ def _conninfo(manifest: Manifest, fields: dict[str, Any]) -> tuple[str, dict[str
     kwargs = {k: str(fields[k]) for k in CONN_KEYS if fields.get(k) not in (None, "")}
     dsn = str(fields.get("dsn") or "")
     if not dsn and not kwargs.get("host") and not kwargs.get("dbname"):
-        raise AuthError(f"The {manifest.slug} connection has no dsn or host.",
-                        f"Run: synthral authorize {manifest.slug}")
+        raise AuthError(
+            f"The {manifest.slug} connection has no dsn or host.", f"Run: synthral authorize {manifest.slug}"
+        )
     return dsn, kwargs
 
 
@@ -48,10 +51,13 @@ def _where(dsn: str, kwargs: dict[str, Any]) -> str:
 
         if "://" in dsn:
             parts = urlsplit(dsn)
-            return f"postgresql://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+            port = f":{parts.port}" if parts.port else ""
+            return f"postgresql://{parts.hostname or ''}{port}{parts.path}"
         return "postgresql (dsn)"
-    return (f"postgresql://{kwargs.get('user', '')}@{kwargs.get('host', '')}:{kwargs.get('port', 5432)}"
-            f"/{kwargs.get('dbname', '')}")
+    return (
+        f"postgresql://{kwargs.get('user', '')}@{kwargs.get('host', '')}:{kwargs.get('port', 5432)}"
+        f"/{kwargs.get('dbname', '')}"
+    )
 
 
 def jsonable(value: Any) -> Any:
@@ -79,18 +85,26 @@ def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> An
         return psycopg.connect(dsn, connect_timeout=max(1, int(options.timeout)), autocommit=False, **kwargs)
     except psycopg.OperationalError as exc:
         text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        if getattr(exc, "sqlstate", None) in AUTH_STATES or "authentication failed" in str(exc) \
-                or "no password supplied" in str(exc):
-            raise AuthError(f"PostgreSQL at {where} refused the login: {text}",
-                            f"Check the user and password: synthral authorize {manifest.slug}") from None
+        if (
+            getattr(exc, "sqlstate", None) in AUTH_STATES
+            or "authentication failed" in str(exc)
+            or "no password supplied" in str(exc)
+        ):
+            raise AuthError(
+                f"PostgreSQL at {where} refused the login: {text}",
+                f"Check the user and password: synthral authorize {manifest.slug}",
+            ) from None
         if "does not exist" in str(exc):
             raise ProviderError(f"PostgreSQL at {where}: {text}", "Check dbname and user.") from None
-        raise NetworkError(f"Could not connect to PostgreSQL at {where}: {text}",
-                           "Check host, port and that the server is running.") from None
+        raise NetworkError(
+            f"Could not connect to PostgreSQL at {where}: {text}",
+            "Check host, port and that the server is running.",
+        ) from None
 
 
-def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, Any],
-        options: Options) -> Outcome | PreparedRequest:
+def run(
+    manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, Any], options: Options
+) -> Outcome | PreparedRequest:
     from ..invoke import Outcome, PreparedRequest
 
     if op == "test_connection":
@@ -100,12 +114,20 @@ def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, A
         if not sql.strip():
             raise UsageError("query needs some SQL.", "Pass -p sql='select ...'")
     else:
-        raise UsageError(f"The postgresql transport has no operation {op!r}.", "Use query or test_connection.")
+        raise UsageError(
+            f"The postgresql transport has no operation {op!r}.", "Use query or test_connection."
+        )
     max_rows = int(params.get("max_rows") or 1000)
     if options.dry_run:
         dsn, kwargs = _conninfo(manifest, fields)
-        return PreparedRequest("QUERY", _where(dsn, kwargs), [], None, {"sql": sql, "params": args},
-                               masked=[str(fields.get("password") or ""), dsn])
+        return PreparedRequest(
+            "QUERY",
+            _where(dsn, kwargs),
+            [],
+            None,
+            {"sql": sql, "params": args},
+            masked=[str(fields.get("password") or ""), dsn],
+        )
     psycopg = _psycopg(manifest)
     started = time.monotonic()
     conn = _connect(manifest, fields, options)
@@ -120,15 +142,22 @@ def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, A
         diag = getattr(exc, "diag", None)
         detail = getattr(diag, "message_primary", None) or str(exc).strip().splitlines()[0]
         state = getattr(exc, "sqlstate", None)
-        raise ProviderError(f"PostgreSQL error{f' {state}' if state else ''}: {detail}",
-                            "Check the SQL and its %s parameters.", result={"sqlstate": state, "message": detail}) from None
+        raise ProviderError(
+            f"PostgreSQL error{f' {state}' if state else ''}: {detail}",
+            "Check the SQL and its %s parameters.",
+            result={"sqlstate": state, "message": detail},
+        ) from None
     finally:
         conn.close()
     truncated = len(rows) > max_rows
     rows = rows[:max_rows]
-    records = [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
+    records = [{c: jsonable(v) for c, v in zip(columns, row, strict=True)} for row in rows]
     if op == "test_connection":
         return Outcome(True, None, records[0] if records else {}, elapsed=time.monotonic() - started)
-    result = {"columns": columns, "rows": records, "row_count": count if count >= 0 else len(records),
-              "truncated": truncated}
+    result = {
+        "columns": columns,
+        "rows": records,
+        "row_count": count if count >= 0 else len(records),
+        "truncated": truncated,
+    }
     return Outcome(True, None, result, elapsed=time.monotonic() - started)

@@ -25,11 +25,15 @@ DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 def _settings(manifest: Manifest, fields: dict[str, Any]) -> tuple[str, int, str]:
     host = str(fields.get("host") or "")
     if not host:
-        raise AuthError(f"The {manifest.slug} connection has no host.", f"Run: synthral authorize {manifest.slug}")
+        raise AuthError(
+            f"The {manifest.slug} connection has no host.", f"Run: synthral authorize {manifest.slug}"
+        )
     security = str(fields.get("security") or "starttls").lower()
     if security not in DEFAULT_PORTS:
-        raise UsageError(f"SMTP security must be starttls, tls or none, not {security!r}.",
-                         f"Re-run: synthral authorize {manifest.slug}")
+        raise UsageError(
+            f"SMTP security must be starttls, tls or none, not {security!r}.",
+            f"Re-run: synthral authorize {manifest.slug}",
+        )
     try:
         port = int(fields.get("port") or DEFAULT_PORTS[security])
     except ValueError:
@@ -38,7 +42,11 @@ def _settings(manifest: Manifest, fields: dict[str, Any]) -> tuple[str, int, str
 
 
 def _context(options: Options) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=options.ca_bundle) if options.ca_bundle else ssl.create_default_context()
+    return (
+        ssl.create_default_context(cafile=options.ca_bundle)
+        if options.ca_bundle
+        else ssl.create_default_context()
+    )
 
 
 def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> smtplib.SMTP:
@@ -53,8 +61,10 @@ def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> sm
         server.ehlo()
         if security == "starttls":
             if not server.has_extn("starttls"):
-                raise NetworkError(f"The SMTP server {where} does not offer STARTTLS.",
-                                   f"Set security to tls or none with: synthral authorize {manifest.slug}")
+                raise NetworkError(
+                    f"The SMTP server {where} does not offer STARTTLS.",
+                    f"Set security to tls or none with: synthral authorize {manifest.slug}",
+                )
             server.starttls(context=_context(options))
             server.ehlo()
         if fields.get("username"):
@@ -68,21 +78,28 @@ def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> sm
 
 def _smtp_error(exc: BaseException, where: str, manifest: Manifest) -> BaseException:
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return AuthError(f"The SMTP server {where} refused the login ({exc.smtp_code}).",
-                         f"Check the username and password: synthral authorize {manifest.slug}")
+        return AuthError(
+            f"The SMTP server {where} refused the login ({exc.smtp_code}).",
+            f"Check the username and password: synthral authorize {manifest.slug}",
+        )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return ProviderError(f"The SMTP server {where}: {exc}.", None)
     if isinstance(exc, ssl.SSLError):
-        return NetworkError(f"TLS with {where} failed: {exc.reason or exc}.",
-                            "Check security (starttls/tls) and, for a private CA, --ca-bundle.")
+        return NetworkError(
+            f"TLS with {where} failed: {exc.reason or exc}.",
+            "Check security (starttls/tls) and, for a private CA, --ca-bundle.",
+        )
     if isinstance(exc, (OSError, smtplib.SMTPException)):
-        return NetworkError(f"Could not talk to the SMTP server {where}: {exc}.",
-                            "Check host, port and security, and your network.")
+        return NetworkError(
+            f"Could not talk to the SMTP server {where}: {exc}.",
+            "Check host, port and security, and your network.",
+        )
     return exc
 
 
-def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, Any],
-        options: Options) -> Outcome | PreparedRequest:
+def run(
+    manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, Any], options: Options
+) -> Outcome | PreparedRequest:
     from ..invoke import Outcome, PreparedRequest
 
     host, port, security = _settings(manifest, fields)
@@ -95,22 +112,33 @@ def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, A
             code, _ = server.noop()
         finally:
             _quit(server)
-        return Outcome(True, code, {"host": host, "port": port, "security": security,
-                                    "authenticated": bool(fields.get("username"))},
-                       elapsed=time.monotonic() - started)
+        return Outcome(
+            True,
+            code,
+            {"host": host, "port": port, "security": security, "authenticated": bool(fields.get("username"))},
+            elapsed=time.monotonic() - started,
+        )
     if op != "send_email":
         raise UsageError(f"The smtp transport has no operation {op!r}.", "Use send_email or test_connection.")
     sender = str(params.get("from") or fields.get("from") or fields.get("username") or "")
     if not sender:
-        raise UsageError("Who is the email from?", "Pass -p from=you@example.com or set 'from' at authorization.")
+        raise UsageError(
+            "Who is the email from?", "Pass -p from=you@example.com or set 'from' at authorization."
+        )
     recipients = email_recipients(params)
     if not recipients:
         raise UsageError("An email needs at least one recipient.", "Add -p to=someone@example.com")
     msg = build_email({**params, "from": sender})
     envelope = [("Mail-From", sender), ("Rcpt-To", ", ".join(recipients)), ("Security", security)]
     if options.dry_run:
-        return PreparedRequest("SMTP", f"smtp://{host}:{port}", envelope, None,
-                               msg.as_string(), masked=[str(fields.get("password") or "")])
+        return PreparedRequest(
+            "SMTP",
+            f"smtp://{host}:{port}",
+            envelope,
+            None,
+            msg.as_string(),
+            masked=[str(fields.get("password") or "")],
+        )
     from email.utils import formatdate, make_msgid
 
     msg["Date"] = formatdate(localtime=False)
@@ -120,11 +148,15 @@ def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, A
     try:
         refused = server.send_message(msg, from_addr=sender, to_addrs=recipients)
     except smtplib.SMTPRecipientsRefused as exc:
-        raise ProviderError(f"The SMTP server refused every recipient: {_refusals(exc.recipients)}.",
-                            "Check the addresses.", result={"refused": _refused(exc.recipients)}) from None
+        raise ProviderError(
+            f"The SMTP server refused every recipient: {_refusals(exc.recipients)}.",
+            "Check the addresses.",
+            result={"refused": _refused(exc.recipients)},
+        ) from None
     except smtplib.SMTPSenderRefused as exc:
-        raise ProviderError(f"The SMTP server refused the sender {sender}: {exc.smtp_error!r}.",
-                            "Check the from address.") from None
+        raise ProviderError(
+            f"The SMTP server refused the sender {sender}: {exc.smtp_error!r}.", "Check the from address."
+        ) from None
     except smtplib.SMTPResponseException as exc:
         raise ProviderError(f"The SMTP server answered {exc.smtp_code}: {exc.smtp_error!r}.", None) from None
     except (OSError, smtplib.SMTPException) as exc:
@@ -132,8 +164,12 @@ def run(manifest: Manifest, op: str, params: dict[str, Any], fields: dict[str, A
     finally:
         _quit(server)
     accepted = [r for r in recipients if r not in refused]
-    return Outcome(True, 250, {"message_id": msg["Message-ID"], "accepted": accepted,
-                               "refused": _refused(refused)}, elapsed=time.monotonic() - started)
+    return Outcome(
+        True,
+        250,
+        {"message_id": msg["Message-ID"], "accepted": accepted, "refused": _refused(refused)},
+        elapsed=time.monotonic() - started,
+    )
 
 
 def _refused(recipients: dict[str, tuple[int, bytes]]) -> dict[str, str]:
