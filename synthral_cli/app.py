@@ -94,9 +94,10 @@ def root(
     else:
         ctx.obj.debug = ctx.obj.debug or debug
     if ctx.obj.debug:
-        from .logs import enable_debug_logging
+        from .logs import disable_debug_logging, enable_debug_logging
 
         enable_debug_logging()
+        ctx.call_on_close(disable_debug_logging)
 
 
 def _register() -> None:

@@ -28,3 +28,10 @@ def enable_debug_logging() -> None:
     root.setLevel(logging.DEBUG)
     for noisy in ("hpack", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def disable_debug_logging() -> None:
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if isinstance(h, RedactingStderrHandler)]:
+        root.removeHandler(h)
+    root.setLevel(logging.WARNING)
