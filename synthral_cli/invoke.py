@@ -344,7 +344,7 @@ class Invocation:
     @property
     def idempotent(self) -> bool:
         if self.action.raw.get("transport_op") == "http_request" and "idempotent" not in self.action.raw:
-            return str(self.params.get("method") or "GET").upper() in {
+            return str(self.params.get("method") or self.action.method).upper() in {
                 "GET",
                 "HEAD",
                 "PUT",
@@ -607,7 +607,7 @@ class Invocation:
 
     def _http_request(self, params: dict[str, Any], dry_run: bool) -> PreparedRequest:
         """The generic ``http`` connector: method/url/headers/params/body/timeout from parameters."""
-        method = str(params.get("method") or "GET").upper()
+        method = str(params.get("method") or self.action.method).upper()
         target = str(params.get("url") or "")
         if not re.match(r"^https?://", target):
             target = self.base_url() + ("" if target.startswith("/") else "/") + target

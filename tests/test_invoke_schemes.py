@@ -162,3 +162,14 @@ def test_http_connector_timeout_parameter(cli, httpbin, monkeypatch):
     put_connection("http", method="custom", config={"scheme": "none"}, secrets={})
     r = cli("invoke", "http", "request", "-p", f"url={httpbin.url}/delay/3", "-p", "timeout=0.5")
     assert r.exit_code == 4 and "within 0.5 s" in r.stderr
+
+
+def test_http_connector_method_actions(cli, httpbin, monkeypatch):
+    monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
+    put_connection("http", method="custom", config={"scheme": "none"}, secrets={})
+    for action, method in (("get", "GET"), ("post", "POST"), ("delete", "DELETE")):
+        r = cli("invoke", "http", action, "-p", f"url={httpbin.url}/anything", "--json")
+        assert r.exit_code == 0, r.stderr
+        assert json.loads(r.stdout)["result"]["method"] == method
+    r = cli("invoke", "http", "post", "-p", f"url={httpbin.url}/anything", "-p", 'body={"a": 1}', "--json")
+    assert json.loads(r.stdout)["result"]["json"] == {"a": 1}

@@ -209,3 +209,16 @@ def test_missing_driver_names_the_extra(cli, pg, monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)  # a fault no peer can produce: the extra not installed
     r = cli("test", "postgresql")
     assert r.exit_code == 2 and "pip install 'synthral[postgres]'" in r.stderr
+
+
+def test_list_tables_and_describe_table(cli, pg):
+    sql = "create table if not exists t_people (id int primary key, name text not null default 'x')"
+    assert cli("invoke", "postgresql", "query", "-p", f"sql={sql}").exit_code == 0
+    r = cli("invoke", "postgresql", "list_tables", "--json")
+    names = [row["name"] for row in json.loads(r.stdout)["result"]["rows"]]
+    assert "t_people" in names
+    r = cli("invoke", "postgresql", "describe_table", "-p", "table=t_people", "--json")
+    assert json.loads(r.stdout)["result"]["rows"] == [
+        {"name": "id", "type": "integer", "nullable": False, "default": None},
+        {"name": "name", "type": "text", "nullable": False, "default": "'x'::text"},
+    ]

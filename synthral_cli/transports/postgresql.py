@@ -109,13 +109,27 @@ def run(
 
     if op == "test_connection":
         sql, args = "select current_user as user, current_database() as database, version() as version", []
+    elif op == "list_tables":
+        sql = (
+            "select table_schema as schema, table_name as name, table_type as type "
+            "from information_schema.tables where table_schema = %s order by table_name"
+        )
+        args = [str(params.get("schema") or "public")]
+    elif op == "describe_table":
+        sql = (
+            "select column_name as name, data_type as type, is_nullable = 'YES' as nullable, "
+            "column_default as default from information_schema.columns "
+            "where table_schema = %s and table_name = %s order by ordinal_position"
+        )
+        args = [str(params.get("schema") or "public"), str(params.get("table") or "")]
     elif op == "query":
         sql, args = str(params.get("sql") or ""), list(params.get("params") or [])
         if not sql.strip():
             raise UsageError("query needs some SQL.", "Pass -p sql='select ...'")
     else:
         raise UsageError(
-            f"The postgresql transport has no operation {op!r}.", "Use query or test_connection."
+            f"The postgresql transport has no operation {op!r}.",
+            "Use query, list_tables, describe_table or test_connection.",
         )
     max_rows = int(params.get("max_rows") or 1000)
     if options.dry_run:
