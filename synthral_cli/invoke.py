@@ -66,6 +66,7 @@ class Options:
     on_wait: Callable[[float, str], None] | None = None  # progress while backing off
     backoff_base: float = 0.5
     sleep: Callable[[float], None] | None = None
+    client: Any = None  # an httpx.Client to reuse across calls (workflows); not closed here
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ nothing reached the server. A read timeout is never retried: the server may stil
 
 from __future__ import annotations
 
+import contextlib
+
 import email.utils
 import json
 import random
@@ -284,7 +286,8 @@ def deliver(sy: Synthral, inv: Invocation) -> Outcome:
     limit = spec.get("limit_param")
     if inv.options.paginate and limit and spec.get("page_size") and inv.action.parameter(limit) is not None:
         inv.params.setdefault(limit, spec["page_size"])
-    with _client(inv) as client:
+    shared = inv.options.client
+    with contextlib.nullcontext(shared) if shared is not None else _client(inv) as client:
         resp = _exchange(sy, client, inv)
         outcome = interpret(inv, resp)
         if inv.options.paginate:
