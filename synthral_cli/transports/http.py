@@ -10,7 +10,6 @@ nothing reached the server. A read timeout is never retried: the server may stil
 from __future__ import annotations
 
 import contextlib
-
 import email.utils
 import json
 import random
