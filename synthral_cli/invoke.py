@@ -654,6 +654,7 @@ class Outcome:
     pages: int = 1
     truncated: bool = False
     elapsed: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         result = self.result

@@ -230,7 +230,7 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
         flag = get_path(body, errors["ok_path"])  # absent: not an answer of that shape
         failed = flag is not None and flag != errors.get("ok_value", True)
     if not failed:
-        return Outcome(True, status, body, resp.content, ctype, binary, pages)
+        return Outcome(True, status, body, resp.content, ctype, binary, pages, headers=dict(resp.headers))
     result = body if not binary else None
     message = error_message(inv, body) or resp.reason_phrase or "error"
     conn = inv.options.connection
