@@ -35,7 +35,7 @@ class SynthralGroup(TyperGroup):
                 ui.print_traceback()
             ui.error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:
             if isinstance(exc, _click_exception_types()):
@@ -113,6 +113,9 @@ def _register() -> None:
     from .cli import authorize; authorize.register(app)  # noqa: E702 - issue 4: authorize, refresh, token
     from .cli import invoke  # issue 5: invoke, request, test
     invoke.register(app)
+    from .cli import run  # issue 8: workflows
+
+    run.register(app)
 
 
 _register()

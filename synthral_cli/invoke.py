@@ -716,12 +716,16 @@ def _credential(
             return None, None
         if not options.dry_run:
             raise
-    fields = {f["name"] for f in manifest.auth.get("fields", [])} | SECRET_FIELDS | {"username"}
+    declared = manifest.auth.get("fields", [])
+    optional = {f["name"] for f in declared if f.get("secret") is False and f.get("required") is False}
+    fields = ({f["name"] for f in declared} | SECRET_FIELDS | {"username"}) - optional
+    fields |= {f["name"] for f in declared if "default" in f}
+    defaults = {f["name"]: str(f["default"]) for f in manifest.auth.get("fields", []) if "default" in f}
     placeholder = Credential(
         slug=manifest.slug,
         connection=options.connection,
         kind=manifest.auth_type,
-        secrets={f: f"<{f}>" for f in sorted(fields)},
+        secrets={f: defaults.get(f, f"<{f}>") for f in sorted(fields)},
         config={},
         scopes=None,
         source="placeholder",

@@ -76,10 +76,19 @@ def fast_path(argv: list[str]) -> int | None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    code = fast_path(args)
-    if code is not None:
-        sys.stdout.flush()
-        raise SystemExit(code)
-    from .app import main as typer_main
+    try:
+        code = fast_path(args)
+        if code is not None:
+            sys.stdout.flush()
+            raise SystemExit(code)
+        from .app import main as typer_main
 
-    typer_main(args)
+        typer_main(args)
+    except BrokenPipeError:
+        # The reader went away (`synthral list --json | head -1`): stop quietly, like cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(141) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        raise SystemExit(130) from None

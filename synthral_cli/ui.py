@@ -100,6 +100,37 @@ def status(message: str) -> Iterator[None]:
         yield
 
 
+class Live:
+    """Per-step progress on stderr: a spinner with finished lines above it on a terminal,
+    plain lines otherwise."""
+
+    def __init__(self) -> None:
+        self._status: Any = None
+        self._console: Any = None
+
+    def __enter__(self) -> Live:
+        if is_terminal(sys.stderr):
+            self._console = _rich_console(True)
+            self._status = self._console.status("")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(None, None, None)
+            self._status = None
+
+    def update(self, message: str) -> None:
+        if self._status is not None:
+            self._status.update(redact(message))
+
+    def line(self, text: str) -> None:
+        if self._console is not None:
+            self._console.print(redact(text), markup=False, highlight=False)
+        else:
+            err(text)
+
+
 def print_traceback() -> None:
     import traceback
 

@@ -65,6 +65,7 @@ class StepResult:
     error: str | None = None
     exit_code: int = 0
     request: Any = None
+    hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "success": self.success}
@@ -219,6 +220,15 @@ def check_flow(flow: Flow, inputs: Mapping[str, Any] | None, runner: StepRunner 
 # Interpolation
 
 
+class StepFailed(SynthralError):
+    """A step failed and stopped the run: exits with that step's error class's code."""
+
+    def __init__(self, result: StepResult) -> None:
+        super().__init__(f"step {result.name!r} failed: {result.error}", result.hint)
+        self.exit_code = result.exit_code
+        self.step = result
+
+
 class Placeholder:
     """An earlier step's output that is not known yet (``--dry-run``)."""
 
@@ -330,7 +340,7 @@ def run_flow(
                 sr = StepResult(step.name, step.type, True, output=output)
                 context[step.name] = output
         except SynthralError as exc:
-            sr = StepResult(step.name, step.type, False, error=exc.message, exit_code=exc.exit_code)
+            sr = StepResult(step.name, step.type, False, error=exc.message, exit_code=exc.exit_code, hint=exc.hint)
             sr.output = getattr(exc, "result", None)
             context[step.name] = sr.output
         result.steps.append(sr)
@@ -368,3 +378,71 @@ def parse_inputs(items: list[str]) -> dict[str, Any]:
         else:
             raise UsageError(f"--input {item!r}: expected KEY=VALUE or @file.json.", None)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Performing steps with synthral itself
+
+
+class SynthralRunner:
+    """Performs steps with a ``Synthral``: connector steps through ``invoke`` (same connections,
+    retries and refresh as ``synthral invoke``), ``http_request`` steps through the generic HTTP
+    connector without credentials. One HTTP client is shared by every step of a run."""
+
+    def __init__(self, sy: Any, *, retries: int = 3, timeout: float = 30.0) -> None:
+        self.sy = sy
+        self.retries = retries
+        self.timeout = timeout
+        self._client: Any = None
+
+    def _options(self, connection: str, dry_run: bool) -> Any:
+        from .invoke import Options
+
+        if self._client is None and not dry_run:
+            import ssl
+
+            import httpx
+
+            verify: ssl.SSLContext | bool = True
+            if self.sy.settings.ca_bundle:
+                verify = ssl.create_default_context(cafile=self.sy.settings.ca_bundle)
+            self._client = httpx.Client(timeout=self.timeout, verify=verify, follow_redirects=True)
+        return Options(connection=connection, dry_run=dry_run, retries=self.retries, timeout=self.timeout,
+                       client=self._client)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def check_connector(self, slug: str, action: str, params: list[str]) -> None:
+        spec = self.sy.connector(slug).action(action)
+        known = {p.name for p in spec.parameters}
+        unknown = [p for p in params if p not in known]
+        if unknown:
+            raise UsageError(
+                f"{slug} {action} has no parameter {', '.join(repr(u) for u in unknown)}; "
+                f"valid: {', '.join(sorted(known)) or '(none)'}.",
+                f"See: synthral connectors actions {slug}",
+            )
+
+    def run_connector(
+        self, slug: str, action: str, params: dict[str, Any], connection: str, *, dry_run: bool
+    ) -> Any:
+        from .invoke import invoke
+
+        out = invoke(self.sy, slug, action, params, self._options(connection, dry_run))
+        return out.to_dict() if dry_run else out.result
+
+    def run_http(self, request: dict[str, Any], *, dry_run: bool) -> Any:
+        from .invoke import Action, Invocation, check_params
+        from .transports.http import deliver
+
+        manifest = self.sy.connector("http")
+        action = Action({**manifest.action("request").raw, "auth": False})
+        params = check_params(action, {k: v for k, v in request.items() if v is not None}, "http")
+        inv = Invocation(manifest, action, params, None, self._options("default", dry_run))
+        if dry_run:
+            return inv.prepare(dry_run=True).to_dict()
+        out = deliver(self.sy, inv)
+        return {"status": out.status, "headers": out.headers, "data": out.result}
