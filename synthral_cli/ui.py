@@ -31,8 +31,11 @@ def is_terminal(stream: Any = None) -> bool:
 
 
 def print_json(data: Any) -> None:
-    """JSON for scripts: stable key order as built, UTF-8, one document."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """JSON for scripts: stable key order as built, UTF-8, one document. Indented on a terminal;
+    piped, it is one compact line (json's C encoder is only used without indentation, and
+    ``jq`` does not care)."""
+    indent = 2 if is_terminal(sys.stdout) else None
+    sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
 
