@@ -136,13 +136,181 @@ def memory(args: argparse.Namespace, tmp: Path) -> list[Row]:
     return [Row("peak memory, connectors list --json", rss, "MiB", "<= 40 MiB", rss <= 40)]
 
 
+STORE_KEY = "u7wbHqVgqXW0vO5xQ9f6b3aZrJ2nS1mT8kLcE4dYpG0"
+TOKEN = "bench-bearer-token-0123456789abcdef"
+
+
+class LocalHTTPBin:
+    """httpbin (the package behind pytest-httpbin) on 127.0.0.1 in a thread."""
+
+    def __enter__(self) -> LocalHTTPBin:
+        import logging
+        import threading
+
+        from httpbin import app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            def log_request(self, *a: object, **k: object) -> None:
+                pass
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+
+def bench_manifest(folder: Path, url: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "schema_version": 1, "slug": "benchbin", "name": "Bench httpbin", "category": "Development & Code",
+        "status": "beta", "version": "1.0.0", "description": "Local httpbin for the benchmark.",
+        "docs_url": "https://httpbin.org/", "base_url": url, "auth": {"type": "bearer"},
+        "nango": {"enabled": False},
+        "actions": [
+            {"name": "test_connection", "description": "Check the token.", "method": "GET", "path": "/bearer"},
+            {"name": "bearer", "description": "Check the token.", "method": "GET", "path": "/bearer"},
+        ],
+    }
+    (folder / "benchbin.yaml").write_text(json.dumps(doc))
+
+
+def store_connections(env: dict[str, str], conns: list[object]) -> None:
+    from synthral_cli.settings import Settings
+    from synthral_cli.store import Store
+
+    store = Store.open(Settings(env))
+    try:
+        with store.locked():
+            for c in conns:
+                store.put(c)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+@bench
+def invoke(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    from synthral_cli.store import Connection
+
+    with LocalHTTPBin() as bin_:
+        env = base_env(tmp / "invoke")
+        env["SYNTHRAL_STORE_KEY"] = STORE_KEY
+        env["SYNTHRAL_MANIFESTS_PATH"] = str(tmp / "invoke-manifests")
+        bench_manifest(tmp / "invoke-manifests", bin_.url)
+        store_connections(env, [Connection(slug="benchbin", method="bearer", secrets={"token": TOKEN})])
+        ours = timed([SYNTHRAL, "invoke", "benchbin", "bearer", "--json"], env, args.runs)
+        rows = [Row("synthral invoke (bearer, token in the store) vs local httpbin", ours, "ms",
+                    "<= 300 ms (stretch 150)", ours <= 300)]
+        if shutil.which("curl"):
+            curl = timed(["curl", "-sf", "-H", f"Authorization: Bearer {TOKEN}", f"{bin_.url}/bearer"], env, args.runs)
+            rows.append(Row("curl, same request", curl, "ms", note=f"invoke is {ours / curl:.1f}x curl"))
+        rss = peak_rss_mib([SYNTHRAL, "invoke", "benchbin", "bearer", "--json"], env)
+        rows.append(Row("peak memory, invoke", rss, "MiB"))
+        return rows
+
+
+@bench
+def batch(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    from synthral_cli.store import Connection
+
+    with LocalHTTPBin() as bin_:
+        env = base_env(tmp / "batch")
+        env["SYNTHRAL_STORE_KEY"] = STORE_KEY
+        env["SYNTHRAL_MANIFESTS_PATH"] = str(tmp / "batch-manifests")
+        bench_manifest(tmp / "batch-manifests", bin_.url)
+        store_connections(env, [Connection(slug="benchbin", method="bearer", secrets={"token": TOKEN})])
+        step = {"type": "connector", "config": {"connectorType": "benchbin", "action": "bearer"}}
+        one, many = tmp / "one.json", tmp / "many.json"
+        one.write_text(json.dumps({"steps": [{"name": "s0", **step}]}))
+        many.write_text(json.dumps({"steps": [{"name": f"s{i}", **step} for i in range(args.batch)]}))
+        runs = max(3, args.runs // 5)
+        t1 = timed([SYNTHRAL, "run", str(one)], env, runs, warmup=1)
+        tn = timed([SYNTHRAL, "run", str(many)], env, runs, warmup=1)
+        per = (tn - t1) / (args.batch - 1)
+        return [
+            Row(f"synthral run, {args.batch} invoke steps against httpbin", tn, "ms"),
+            Row("per action inside one run", per, "ms", "<= 5 ms", per <= 5, f"1-step run: {t1:.0f} ms"),
+        ]
+
+
+@bench
+def store_scale(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    import secrets
+    import time as _time
+
+    from synthral_cli.store import Connection
+
+    env = base_env(tmp / "store")
+    env["SYNTHRAL_STORE_KEY"] = STORE_KEY
+    slugs = ["slack", "github", "stripe", "gmail", "hubspot"]
+    conns = [
+        Connection(slug=slugs[i % len(slugs)], name=f"c{i:05d}", method="direct", scopes=["read", "write"],
+                   expires_at=_time.time() + 3600, secrets={"access_token": secrets.token_urlsafe(24),
+                                                             "refresh_token": secrets.token_urlsafe(24)})
+        for i in range(args.connections)
+    ]
+    store_connections(env, conns)
+    listing = timed([SYNTHRAL, "connections", "list"], env, args.runs)
+    as_json = timed([SYNTHRAL, "connections", "list", "--json"], env, args.runs)
+    token = timed([SYNTHRAL, "token", "slack", "--connection", "c00000"], env, args.runs)
+    n = f"{args.connections:,}"
+    return [
+        Row(f"connections list, {n} connections", listing, "ms", "<= 150 ms", listing <= 150),
+        Row(f"connections list --json, {n} connections", as_json, "ms"),
+        Row(f"token (stored, fresh), {n} connections", token, "ms"),
+    ]
+
+
+@bench
+def concurrency(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    from tests.authserver import OAuthServer, Provider
+
+    server = OAuthServer().start()
+    try:
+        client = server.add_client("bench-client")
+        folder = tmp / "conc-manifests"
+        folder.mkdir()
+        env = base_env(tmp / "conc")
+        env.update(SYNTHRAL_STORE_KEY=STORE_KEY, SYNTHRAL_MANIFESTS_PATH=str(folder),
+                   SYNTHRAL_TESTPROV_CLIENT_ID="bench-client",
+                   SYNTHRAL_TESTPROV_CLIENT_SECRET=str(client.client_secret))
+        prov = Provider(server, "bench-client", client.client_secret, folder)
+        prov.manifest()
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            prov.seed(expires_in=-5)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        start = time.perf_counter()
+        procs = [subprocess.Popen([SYNTHRAL, "invoke", "testprov", "test_connection", "--json"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(16)]
+        codes = [p.wait(timeout=120) for p in procs]
+        wall = (time.perf_counter() - start) * 1000
+        ok = sum(c == 0 for c in codes)
+        grants = server.count("refresh_token", "bench-client")
+        return [
+            Row("16 parallel invokes, expired token: wall time", wall, "ms"),
+            Row("16 parallel invokes: successes", ok, "of 16", "16", ok == 16),
+            Row("16 parallel invokes: refresh grants at the server", grants, "grants", "exactly 1", grants == 1),
+        ]
+    finally:
+        server.stop()
+
+
 def render(rows: list[Row]) -> str:
     lines = [
         "| measurement | median | target | result | note |",
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        value = f"{r.value:,.1f} {r.unit}"
+        value = f"{r.value:,.1f} {r.unit}" if r.unit in {"ms", "MiB"} else f"{r.value:g} {r.unit}"
         lines.append(f"| {r.name} | {value} | {r.target} | {r.verdict()} | {r.note} |")
     return "\n".join(lines)
 
