@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,14 +109,19 @@ def _quote_name(name: str) -> str:
 
 
 def encode_multipart(
-    fields: list[tuple[str, str]], files: list[tuple[str, FileValue]], boundary: str
+    fields: Sequence[tuple[str, str] | tuple[str, str, str]],
+    files: list[tuple[str, FileValue]],
+    boundary: str,
 ) -> tuple[bytes, str]:
-    """``(body, content_type)``: text fields first, then files, in the order given."""
+    """``(body, content_type)``: text fields first, then files, in the order given. A field
+    given as ``(name, text, content_type)`` is a typed part (a JSON object's part)."""
     out = bytearray()
-    for name, value in fields:
+    for name, value, *ctype in fields:
         out += f"--{boundary}\r\n".encode()
-        out += f'Content-Disposition: form-data; name="{_quote_name(name)}"\r\n\r\n'.encode()
-        out += value.encode("utf-8") + b"\r\n"
+        out += f'Content-Disposition: form-data; name="{_quote_name(name)}"\r\n'.encode()
+        if ctype:
+            out += f"Content-Type: {ctype[0]}\r\n".encode()
+        out += b"\r\n" + value.encode("utf-8") + b"\r\n"
     for name, fv in files:
         data = fv.read()
         out += f"--{boundary}\r\n".encode()

@@ -18,12 +18,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from . import __version__, redact
 from .encoders import FileValue, encode_multipart, encoder, flatten_form, query_pairs, read_file, scalar
 from .errors import AuthError, UsageError
-from .manifest import Action, Manifest, Parameter, render_url
+from .manifest import Action, Manifest, Parameter, missing_setting, render_url
 
 if TYPE_CHECKING:
     from .core import Synthral
@@ -106,6 +106,7 @@ def parse_cli_params(
     """``--data`` first, then each ``-p`` (which wins). Values are typed by :func:`check_params`;
     ``strict=False`` (``synthral request``) accepts any name."""
     values: dict[str, Any] = _read_data(data, stdin or sys.stdin) if data else {}
+    given: set[str] = set()  # names set by an earlier -p: an array parameter accumulates
     for pair in pairs:
         m = re.match(r"^([^=:]+)(:=|=)(.*)$", pair, re.S)
         if not m:
@@ -116,20 +117,34 @@ def parse_cli_params(
         param = action.parameter(key)
         if param is None and strict:
             raise _unknown(action, [key], slug)
+        value: Any
         if op == ":=":
             try:
-                values[key] = json.loads(raw)
+                value = json.loads(raw)
             except ValueError as exc:
                 raise UsageError(f"-p {key}:= needs JSON: {exc}.", f"Example: -p {key}:='[1, 2]'") from None
         elif raw.startswith("@") and len(raw) > 1:
             if param is not None and param.type == "file":
-                values[key] = FileValue(raw[1:])
+                value = FileValue(raw[1:])
             else:
                 text = read_file(raw[1:]).decode("utf-8", "replace")
-                values[key] = text[:-1] if text.endswith("\n") else text
+                value = text[:-1] if text.endswith("\n") else text
         else:
-            values[key] = raw
+            value = raw
+        if param is not None and param.type == "array" and key in given:
+            value = _as_list(param, values[key]) + _as_list(param, value)
+        values[key] = value
+        given.add(key)
     return values
+
+
+def _as_list(param: Parameter, value: Any) -> list[Any]:
+    """One ``-p`` value of an array parameter as a list (``a,b``, ``["a"]`` or a JSON item)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        return list(conform(param, value))
+    return [value]
 
 
 def _unknown(action: Action, names: list[str], slug: str) -> UsageError:
@@ -220,10 +235,12 @@ def check_params(action: Action, values: dict[str, Any], slug: str = "SLUG") -> 
     for p in action.parameters:
         if p.name in values and values[p.name] is not None:
             v = conform(p, values[p.name])
-            if p.enum and v not in p.enum:
-                raise UsageError(
-                    f"Parameter {p.name!r} must be one of {', '.join(map(str, p.enum))}; got {v!r}.", None
-                )
+            for item in v if p.type == "array" and isinstance(v, list) else [v]:
+                if p.enum and item not in p.enum:
+                    raise UsageError(
+                        f"Parameter {p.name!r} must be one of {', '.join(map(str, p.enum))}; got {item!r}.",
+                        None,
+                    )
             out[p.name] = v
         elif p.default is not None:
             out[p.name] = p.default
@@ -363,7 +380,8 @@ class Invocation:
         if cred is None:
             return {}
         fields: dict[str, Any] = {**cred.config, **cred.secrets}
-        if cred.source == "environment" and len(cred.secrets) == 1:
+        if cred.source == "environment" and len(cred.secrets) == 1 and cred.kind != "oauth2":
+            # (an oauth2 connector's fields are extra ones, e.g. Etsy's app key, never the token)
             value = next(iter(cred.secrets.values()))
             for f in self.manifest.auth.get("fields", []):
                 if f.get("secret", True):
@@ -386,13 +404,24 @@ class Invocation:
         slug = self.manifest.slug
         return AuthError(f"The {slug} connection has no {name!r}.", f"Run: synthral authorize {slug}")
 
-    def _fill(self, template: str) -> str:
-        fields = self._fields()
+    def _fill(self, template: str, fields: dict[str, Any] | None = None) -> str:
+        """``{name}`` from the credential's fields (or ``fields``). A connection setting that is
+        not set is a usage error naming ``--config``; a literal ``{name}`` is never sent."""
+        fields = self._fields() if fields is None else fields
+        placeholder = self.credential is not None and self.credential.source == "placeholder"
 
         def sub(m: re.Match[str]) -> str:
-            if not fields.get(m.group(1)):
-                raise self._missing_field(m.group(1))
-            return str(fields[m.group(1)])
+            name = m.group(1)
+            if fields.get(name) not in (None, ""):
+                return str(fields[name])
+            spec = self.manifest.connection_config.get(name)
+            if spec is not None and spec.get("default"):
+                return str(spec["default"])
+            if placeholder:  # a dry run without a connection
+                return f"<{name}>"
+            if spec is not None:
+                raise missing_setting(self.manifest, name, self.options.connection)
+            raise self._missing_field(name)
 
         return _PLACEHOLDER.sub(sub, template)
 
@@ -405,15 +434,16 @@ class Invocation:
         headers: list[tuple[str, str]] = []
         query: list[tuple[str, str]] = []
         self._auth_sent = kind == "custom" and auth.get("scheme") == "aws_sigv4"
-        if auth.get("inject"):
-            for inj in auth["inject"]:
-                value = self._fill(inj["value"])
-                (headers if inj["in"] == "header" else query).append((inj["name"], value))
+        inject = list(auth.get("inject", []))
+        # oauth2/bearer/basic: auth.inject adds to the default header unless it names that
+        # header itself; for api_key and custom the injections are the whole credential.
+        default_header = auth.get("token_header", "Authorization") if kind == "oauth2" else "Authorization"
+        replaced = any(i["in"] == "header" and i["name"].lower() == default_header.lower() for i in inject)
+        if inject and (kind not in {"oauth2", "bearer", "basic"} or replaced):
+            pass
         elif kind == "oauth2":
             prefix = auth.get("token_prefix", "Bearer ")
-            headers.append(
-                (auth.get("token_header", "Authorization"), prefix + self._field("access_token", "token"))
-            )
+            headers.append((default_header, prefix + self._field("access_token", "token")))
         elif kind == "bearer":
             headers.append(("Authorization", "Bearer " + self._field("token", "access_token")))
         elif kind == "api_key":
@@ -429,6 +459,9 @@ class Invocation:
                 f"{self.manifest.slug}'s manifest does not say how to apply its credentials.",
                 "Add auth.inject to the manifest (or a known auth.scheme).",
             )
+        for inj in inject:
+            value = self._fill(inj["value"])
+            (headers if inj["in"] == "header" else query).append((inj["name"], value))
         self._auth_sent = self._auth_sent or bool(headers or query)
         return headers, query
 
@@ -492,7 +525,8 @@ class Invocation:
         if self.sends_credentials and self.manifest.auth.get("scheme") == "aws_sigv4":
             from .transports.aws_sigv4 import sign
 
-            self._extra_masks.extend(sign(req, self._fields(), self.manifest))
+            service = self.action.raw.get("aws_service")
+            self._extra_masks.extend(sign(req, self._fields(), self.manifest, service))
         req.masked = [
             *self._secret_values(),
             *self._extra_masks,
@@ -505,18 +539,18 @@ class Invocation:
             )
         return req
 
-    def _headers(self, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        cfg = self.credential.config if self.credential else {}
+    def _headers(self, extra: list[tuple[str, str]], user_ctype: str | None = None) -> list[tuple[str, str]]:
+        cfg = dict(self.credential.config) if self.credential else {}
         out = [("User-Agent", USER_AGENT), ("Accept", str(self.action.raw.get("accept", "application/json")))]
         for source in (self.manifest.raw.get("headers") or {}, self.action.raw.get("headers") or {}):
             for k, v in source.items():
-                if all(var in cfg for var in _PLACEHOLDER.findall(v)) and _PLACEHOLDER.search(v):
-                    v = render_url(v, cfg, self.manifest)
-                out.append((k, v))
+                out.append((k, self._fill(v, cfg) if _PLACEHOLDER.search(v) else v))
         out.extend(extra)
         merged: dict[str, tuple[str, str]] = {}
         for k, v in out:  # later wins, first position kept
             merged[k.lower()] = (merged.get(k.lower(), (k, v))[0], _check_header(k, v))
+        if user_ctype is not None:  # a Content-Type header parameter wins over the computed one
+            merged["content-type"] = (merged.get("content-type", ("Content-Type", ""))[0], user_ctype)
         return list(merged.values())
 
     def _from_manifest(
@@ -533,8 +567,12 @@ class Invocation:
             if p.name in params:
                 by_loc[p.location].append(p)
         auth_headers, auth_query = self.auth_parts()
-        if next_url is not None:
+        if next_url is not None:  # a next page's URL as given, plus any credential it lacks
             url = next_url
+            present = {k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+            missing = [(k, v) for k, v in auth_query if k not in present]
+            if missing:
+                url += ("&" if "?" in url else "?") + urlencode(missing, quote_via=quote, safe="[],")
         else:
             path = action.path
             for p in by_loc["path"]:
@@ -564,7 +602,8 @@ class Invocation:
             obj: dict[str, Any] = {}
             for p in body_params:
                 _nest(obj, p.wire, params[p.name])
-            obj.update(extra_body)
+            for k, v in extra_body.items():  # a pagination cursor: page.cursor nests
+                _nest(obj, k, v)
             content, display, ctype = self._json(obj)
         elif kind == "form":
             pairs = [kv for p in body_params for kv in flatten_form(p.wire, params[p.name], p.style)]
@@ -572,17 +611,21 @@ class Invocation:
             text = urlencode(pairs, safe="[]")
             content, display, ctype = text.encode(), text, "application/x-www-form-urlencoded"
         elif kind == "multipart":
-            fields = [
-                kv
-                for p in body_params
-                if p.type != "file"
-                for kv in flatten_form(p.wire, params[p.name], p.style)
-            ]
+            fields: list[tuple[str, str] | tuple[str, str, str]] = []
+            for p in body_params:
+                if p.type == "object":  # a JSON part (Google Drive's upload metadata)
+                    text = json.dumps(params[p.name], ensure_ascii=False, separators=(",", ":"))
+                    fields.append((p.wire, text, "application/json; charset=UTF-8"))
+                elif p.type != "file":
+                    fields.extend(flatten_form(p.wire, params[p.name], p.style))
             files = [(p.wire, params[p.name]) for p in body_params if p.type == "file"]
             import secrets
 
             boundary = "synthral-dry-run-boundary" if dry_run else "synthral-" + secrets.token_hex(16)
             content, ctype = encode_multipart(fields, files, boundary)
+            subtype = str(action.raw.get("content_type") or "")
+            if subtype.startswith("multipart/"):  # multipart/related: same parts, its own type
+                ctype = f"{subtype}; boundary={boundary}"
             display = _display(content)
         elif kind == "raw":
             value = params[body_params[0].name]
@@ -593,9 +636,12 @@ class Invocation:
             else:
                 content, ctype = json.dumps(value, ensure_ascii=False).encode(), "application/json"
             display = _display(content)
-        if content is not None:
+        if content is not None and kind != "multipart":
             ctype = str(action.raw.get("content_type") or ctype)
-        headers = self._headers(header_params + auth_headers + ([("Content-Type", ctype)] if ctype else []))
+        user_ctype = next((v for k, v in header_params if k.lower() == "content-type" and v), None)
+        headers = self._headers(
+            header_params + auth_headers + ([("Content-Type", ctype)] if ctype else []), user_ctype
+        )
         return PreparedRequest(action.method, url, headers, content, display)
 
     @staticmethod

@@ -376,7 +376,13 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
             problems.append("base_url: required for HTTP connectors")
         else:
             check_url("base_url", doc["base_url"])
-    for key in ("authorization_url", "token_url", "refresh_url", "revocation_url", "device_authorization_url"):
+    for key in (
+        "authorization_url",
+        "token_url",
+        "refresh_url",
+        "revocation_url",
+        "device_authorization_url",
+    ):
         if key in auth:
             check_url(f"auth.{key}", auth[key])
     grants = auth.get("grant_types", ["authorization_code"] if auth["type"] == "oauth2" else [])
@@ -387,8 +393,39 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     field_names = {f["name"] for f in auth.get("fields", [])}
     for i, inj in enumerate(auth.get("inject", [])):
         for var in _PLACEHOLDER.findall(inj["value"]):
-            if var not in field_names and var not in _default_fields(auth["type"]):
-                problems.append(f"auth.inject[{i}].value: {{{var}}} is not a credential field")
+            if var not in field_names | config_vars | _default_fields(auth["type"]):
+                problems.append(
+                    f"auth.inject[{i}].value: {{{var}}} is not a credential field or "
+                    "connection_config variable"
+                )
+
+    def check_headers(where: str, headers: dict[str, str]) -> None:
+        for name, value in headers.items():
+            for var in _PLACEHOLDER.findall(value):
+                if var not in config_vars:
+                    problems.append(f"{where}.{name}: {{{var}}} is not a connection_config variable")
+
+    def check_paths(where: str, spec: dict[str, Any], keys: tuple[str, ...]) -> None:
+        for key in keys:
+            value = spec.get(key)
+            for i, path in enumerate(value if isinstance(value, list) else [value]):
+                if isinstance(path, str):
+                    try:
+                        split_path(path)
+                    except ValueError as exc:
+                        sub = f"[{i}]" if isinstance(value, list) else ""
+                        problems.append(f"{where}.{key}{sub}: {exc}")
+
+    def check_pagination(where: str, spec: dict[str, Any]) -> None:
+        check_paths(where, spec, _PAGINATION_PATHS)
+        if spec["type"] == "next_url" and not spec.get("next_url_path"):
+            problems.append(f"{where}.next_url_path: required for type: next_url")
+
+    check_headers("headers", doc.get("headers") or {})
+    check_paths("errors", doc.get("errors") or {}, ("ok_path", "error_path", "message_paths"))
+    if doc.get("pagination"):
+        check_pagination("pagination", doc["pagination"])
+    sigv4 = auth["type"] == "custom" and auth.get("scheme") == "aws_sigv4"
     nango = doc["nango"]
     if nango.get("enabled") and not nango.get("provider_key"):
         problems.append("nango.provider_key: required when nango.enabled is true")
@@ -419,8 +456,15 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
             for p in params:
                 if p["in"] == "path" and not p.get("required", False):
                     problems.append(f"{where}.parameters[{p['name']}].required: path parameters are required")
-                if p["type"] == "file" and action.get("body", "json") != "multipart":
-                    problems.append(f"{where}.parameters[{p['name']}].type: file parameters need body: multipart")
+                if p["type"] == "file" and action.get("body", "json") not in {"multipart", "raw"}:
+                    problems.append(
+                        f"{where}.parameters[{p['name']}].type: file parameters need body: multipart or raw"
+                    )
+            check_headers(f"{where}.headers", action.get("headers") or {})
+            if action.get("pagination"):
+                check_pagination(f"{where}.pagination", action["pagination"])
+            if "aws_service" in action and not sigv4:
+                problems.append(f"{where}.aws_service: only for auth.scheme aws_sigv4")
             if action.get("body") == "raw" and sum(p["in"] == "body" for p in params) != 1:
                 problems.append(f"{where}.body: raw needs exactly one parameter with in: body")
     if "test_connection" not in names:
@@ -428,8 +472,23 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
+_PAGINATION_PATHS = (
+    "items_path",
+    "next_url_path",
+    "next_cursor_path",
+    "has_more_path",
+    "last_page_path",
+    "cursor_from_last_item",
+)
+
+
 def _default_fields(auth_type: str) -> set[str]:
-    return {"api_key": {"api_key"}, "bearer": {"token"}, "basic": {"username", "password"}}.get(auth_type, set())
+    return {
+        "api_key": {"api_key"},
+        "bearer": {"token"},
+        "basic": {"username", "password"},
+        "oauth2": {"access_token"},
+    }.get(auth_type, set())
 
 
 def validate_file(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
@@ -649,6 +708,36 @@ def placeholders(template: str) -> list[str]:
     return _PLACEHOLDER.findall(template)
 
 
+_PATH_TOKEN = re.compile(
+    r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]|([^.\[\]]+)|(\.)"""
+)
+
+
+def split_path(path: str) -> list[str | int]:
+    """A response path as keys and list indexes.
+
+    ``data.items`` -> ``["data", "items"]``; ``errors[0].message`` and ``errors.0.message`` ->
+    ``["errors", 0, "message"]`` (a bare number is an index into a list, a key in an object);
+    ``[0].message`` starts in a top-level list; a key that holds dots or brackets is quoted in
+    brackets: ``["@odata.nextLink"]``. Raises ``ValueError`` on a malformed path.
+    """
+    out: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        m = _PATH_TOKEN.match(path, pos)
+        if m is None:
+            raise ValueError(f"cannot read the path {path!r} at {path[pos:]!r}")
+        dq, sq, index, bare, _dot = m.groups()
+        if dq is not None or sq is not None:
+            out.append(re.sub(r"\\(.)", r"\1", dq if dq is not None else sq))
+        elif index is not None:
+            out.append(int(index))
+        elif bare is not None:
+            out.append(int(bare) if re.fullmatch(r"-?\d+", bare) else bare)
+        pos = m.end()
+    return out
+
+
 def check_config_value(manifest: Manifest, name: str, value: str) -> None:
     """A connection-config value must match its pattern and must not reshape a URL."""
     spec = manifest.connection_config.get(name, {})
@@ -664,6 +753,20 @@ def check_config_value(manifest: Manifest, name: str, value: str) -> None:
         raise UsageError(f"{name}={value!r} may not contain / ? # @ \\ or spaces.", None)
 
 
+def missing_setting(manifest: Manifest | None, var: str, connection: str = "default") -> UsageError:
+    """A ``{var}`` the connection has no value for: name it and the ``--config`` that sets it."""
+    spec = (manifest.connection_config.get(var, {}) if manifest else {}) or {}
+    slug = manifest.slug if manifest else "SLUG"
+    conn = f" --connection {connection}" if connection != "default" else ""
+    what = spec.get("description", "see the manifest")
+    if len(what) > 160:
+        what = what[:157].rstrip() + "..."
+    return UsageError(
+        f"{slug if manifest else 'The connector'} needs the connection setting {var!r} ({what}).",
+        f"Run: synthral authorize {slug}{conn} --config {var}={spec.get('example') or '...'}",
+    )
+
+
 def render_url(template: str, config: dict[str, Any], manifest: Manifest | None = None) -> str:
     """Fill ``{var}`` placeholders from connection config; a missing one is a clear error."""
 
@@ -674,11 +777,7 @@ def render_url(template: str, config: dict[str, Any], manifest: Manifest | None 
             default = spec.get("default")
             if default:
                 return str(default)
-            slug = manifest.slug if manifest else "the connector"
-            raise UsageError(
-                f"{slug} needs the connection setting {var!r} ({spec.get('description', 'see the manifest')}).",
-                f"Run: synthral authorize {slug} (it asks for {var}).",
-            )
+            raise missing_setting(manifest, var)
         return str(config[var])
 
     url = _PLACEHOLDER.sub(sub, template)

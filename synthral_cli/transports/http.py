@@ -15,10 +15,11 @@ import json
 import random
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ..errors import NetworkError, ProviderError
 from ..invoke import Invocation, Outcome, PreparedRequest, ProviderAuthError
+from ..manifest import split_path
 
 if TYPE_CHECKING:
     import httpx
@@ -41,16 +42,19 @@ AUTH_ERROR_CODES = {
 
 
 def get_path(data: Any, path: str) -> Any:
-    """``errors.0.message`` / ``errors[0].message`` in nested dicts and lists; None when absent."""
+    """``errors.0.message`` / ``errors[0].message`` / ``[0].message`` / ``["@odata.nextLink"]``
+    in nested dicts and lists (see ``manifest.split_path``); None when absent."""
     if not path:
         return data
-    for part in path.replace("[", ".").replace("]", "").split("."):
-        if part == "":
-            continue
+    try:
+        parts = split_path(path)
+    except ValueError:
+        return None
+    for part in parts:
         if isinstance(data, dict):
-            data = data.get(part)
-        elif isinstance(data, list) and part.lstrip("-").isdigit() and -len(data) <= int(part) < len(data):
-            data = data[int(part)]
+            data = data.get(str(part))
+        elif isinstance(data, list) and isinstance(part, int) and -len(data) <= part < len(data):
+            data = data[part]
         else:
             return None
     return data
@@ -197,14 +201,40 @@ def parse_body(resp: httpx.Response) -> tuple[Any, bool]:
 
 
 def error_message(inv: Invocation, body: Any) -> str | None:
-    paths = (inv.manifest.raw.get("errors") or {}).get("message_paths") or []
+    errors = inv.manifest.raw.get("errors") or {}
+    paths = list(errors.get("message_paths") or [])
+    if errors.get("error_path"):  # GraphQL: errors[0].message
+        paths += [f"{errors['error_path']}[0].message", f"{errors['error_path']}.message"]
     for path in [*paths, *DEFAULT_MESSAGE_PATHS]:
         value = get_path(body, path) if isinstance(body, (dict, list)) else None
         if isinstance(value, (str, int, float)) and str(value).strip():
             return str(value).strip()
+    if isinstance(body, str):
+        xml = xml_error(body)
+        if xml:
+            return xml
     if isinstance(body, str) and body.strip() and len(body) < 300 and "<html" not in body.lower():
         return body.strip()
     return None
+
+
+def _xml_text(body: str, tag: str) -> str | None:
+    import html
+    import re
+
+    m = re.search(rf"<{tag}>([^<]*)</{tag}>", body)
+    return html.unescape(m.group(1)).strip() if m and m.group(1).strip() else None
+
+
+def xml_error(body: str) -> str | None:
+    """``Code: Message`` of an XML error answer (S3 ``<Error>``, STS/EC2 ``<ErrorResponse>``).
+    Read with a regular expression: no XML parser ever sees a provider's body."""
+    if not body.lstrip().startswith("<") or "<html" in body[:500].lower():
+        return None
+    message, code = _xml_text(body, "Message"), _xml_text(body, "Code")
+    if message and code:
+        return f"{code}: {message}"
+    return message or code
 
 
 _HINTS = {
@@ -229,6 +259,9 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
     if not failed and errors.get("ok_path") and isinstance(body, dict):
         flag = get_path(body, errors["ok_path"])  # absent: not an answer of that shape
         failed = flag is not None and flag != errors.get("ok_value", True)
+    if not failed and errors.get("error_path") and isinstance(body, (dict, list)):
+        found = get_path(body, errors["error_path"])  # GraphQL: a 200 whose "errors" is not empty
+        failed = found is not None and found not in ([], {}, "", False)
     if not failed:
         return Outcome(True, status, body, resp.content, ctype, binary, pages, headers=dict(resp.headers))
     result = body if not binary else None
@@ -316,7 +349,9 @@ def _items(spec: dict[str, Any], body: Any) -> list[Any]:
 def _paginate(
     sy: Synthral, client: httpx.Client, inv: Invocation, resp: httpx.Response, first: Outcome
 ) -> Outcome:
-    """Follow link / cursor / page / offset pagination up to ``max_pages``; merge the items."""
+    """Follow link / next_url / cursor / page / offset pagination up to ``max_pages``; merge
+    the items. A next page on another origin than the base URL is never fetched (credentials
+    stay with the provider)."""
     spec = _spec(inv)
     kind = spec.get("type", "none")
     if kind == "none":
@@ -326,17 +361,36 @@ def _paginate(
     body = first.result
     pages, more = 1, True
     max_pages = int(spec.get("max_pages", 100))
-    page = int(inv.params.get(spec.get("page_param", ""), spec.get("start_page", 1)) or 1)
+    given_page = inv.params.get(spec.get("page_param", ""))
+    page = int(given_page if given_page is not None else spec.get("start_page", 1))
     offset = int(inv.params.get(spec.get("offset_param", ""), 0) or 0)
     limit_param = spec.get("limit_param")
     size = inv.params.get(limit_param) if limit_param else None
     size = int(size or spec.get("page_size") or 0)
     origin = urlsplit(str(resp.request.url))
+    base = inv.base_url()
+    base_origin = urlsplit(base)
     while True:
         prepare: dict[str, Any] = {}
         has_more = get_path(body, spec["has_more_path"]) if spec.get("has_more_path") else None
         if spec.get("has_more_path") and not has_more:
             more = False
+        elif spec.get("last_page_path") and get_path(body, spec["last_page_path"]) is True:
+            more = False
+        elif kind == "next_url":
+            nxt = get_path(body, spec.get("next_url_path", ""))
+            if not isinstance(nxt, str) or not nxt.strip():
+                more = False
+            else:
+                target = urlsplit(urljoin(base + "/", nxt.strip()))
+                same = (target.scheme.lower(), target.netloc.lower()) == (
+                    base_origin.scheme.lower(),
+                    base_origin.netloc.lower(),
+                )
+                if not same:
+                    more = False  # never carry credentials to another host
+                else:
+                    prepare["url"] = target.geturl()
         elif kind == "link":
             nxt = resp.links.get("next", {}).get("url")
             if not nxt:
