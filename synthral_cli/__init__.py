@@ -12,9 +12,15 @@ Use from Python::
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# httpx imports its own command-line tool (click, rich, pygments: ~50 ms) whenever click happens
+# to be installed. synthral never uses that tool, so mark the module as absent: httpx then skips
+# it (its import is guarded by ``except ImportError``). See README "Performance".
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from .core import Synthral

@@ -179,7 +179,7 @@ def _to_credential(manifest: Manifest, conn: Connection, source: str = "store") 
 def _nango() -> Any:
     """The Nango backend (issue: Nango integration); absent until that module exists."""
     try:
-        from .oauth import nango  # type: ignore[attr-defined]
+        from .oauth import nango
     except ImportError:
         return None
     return nango
@@ -224,6 +224,9 @@ def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Cr
 
 def refresh_after_401(sy: Synthral, manifest: Manifest, credential: Credential) -> Credential | None:
     """The provider refused ``credential``: refresh once. ``None`` when that is impossible."""
+    if credential.source == "nango":
+        nango = _nango()
+        return None if nango is None else nango.refresh_after_401(sy, manifest, credential)
     if credential.source != "store" or credential.kind != "oauth2":
         return None
     stale = credential.secrets.get("access_token")
@@ -359,6 +362,22 @@ def choose_method(sy: Synthral, manifest: Manifest, requested: str = "auto") -> 
     return "direct"
 
 
+def _auto_note(sy: Synthral, manifest: Manifest) -> str | None:
+    """Why ``--method auto`` did not choose Nango, when Nango was a possibility."""
+    from .settings import NANGO_ENABLED, NANGO_SECRET_KEY
+
+    if manifest.nango.get("enabled") and not sy.settings.nango_enabled:
+        why = (
+            f"{NANGO_ENABLED} is false"
+            if sy.settings.nango_secret_key
+            else f"Nango is not configured ({NANGO_SECRET_KEY} is not set)"
+        )
+        return f"{why}: using direct OAuth for {manifest.slug}."
+    if sy.settings.nango_enabled and not manifest.nango.get("enabled"):
+        return f"{manifest.slug} is not available through Nango: using direct OAuth."
+    return None
+
+
 def authorize_oauth(
     sy: Synthral,
     manifest: Manifest,
@@ -381,11 +400,20 @@ def authorize_oauth(
     chosen = choose_method(sy, manifest, method)
     wanted = flows.requested_scopes(manifest, scopes)
     ca = sy.settings.ca_bundle
-    if chosen == "nango":
-        return sy.store.put(
-            _nango().authorize(
-                sy, manifest, connection=connection, scopes=wanted, config=config, interaction=interaction
-            )
+    if method == "auto" and chosen != "nango":
+        note = _auto_note(sy, manifest)
+        if note:
+            interaction.notice(note)
+    if chosen == "nango":  # stores only a reference; the scopes are those asked for, if any
+        return _nango().authorize(  # type: ignore[no-any-return]
+            sy,
+            manifest,
+            connection=connection,
+            scopes=list(scopes or []),
+            config=config,
+            interaction=interaction,
+            timeout=timeout,
+            open_browser=open_browser,
         )
     grant = "client_credentials" if chosen == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)

@@ -39,6 +39,12 @@ class TerminalInteraction:
 
         ui.err(text)
 
+    def show_link(self, text: str) -> None:
+        """A link the person must open (Nango's connect link), shown as it is: its one-time
+        session token is meant for them, so it is not redacted."""
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
     def open_browser(self, url: str) -> bool:
         import webbrowser
 
@@ -214,6 +220,12 @@ def authorize(
     interactive = _stdin_is_terminal() and not with_token
     settings = _collect_config(manifest, config or [], interactive)
     kind = manifest.auth_type
+    if method == "nango" and (kind != "oauth2" or with_token):
+        raise UsageError(
+            f"--method nango connects OAuth accounts through Nango's hosted flow; {slug} "
+            + ("is given a token here." if with_token else f"uses {kind} credentials."),
+            f"Store it locally (synthral authorize {slug} --with-token), then: synthral nango import {slug}",
+        )
     if kind == "oauth2" and not with_token:
         conn = credentials.authorize_oauth(
             rt.sy,
@@ -248,9 +260,11 @@ def authorize(
         conn = credentials.store_static(
             rt.sy, manifest, connection=connection, secrets=values, config=settings
         )
-    how = {"device": "the device flow", "client_credentials": "client credentials"}.get(
-        conn.method, conn.method
-    )
+    how = {
+        "device": "the device flow",
+        "client_credentials": "client credentials",
+        "nango": "through Nango",
+    }.get(conn.method, conn.method)
     scopes = f"; scopes: {' '.join(conn.scopes)}" if conn.scopes else ""
     ui.err(f"✓ Connected {manifest.name} as {slug}/{connection} ({how}){scopes}.")
     if as_json:
@@ -289,15 +303,19 @@ def refresh(
     conn = rt.sy.store.get(slug, connection)
     if conn is None:
         raise AuthError(f"No {slug} connection {connection!r} yet.", f"Run: synthral authorize {slug}")
-    if conn.method == "nango":
-        raise UsageError(f"{slug}/{connection} is managed by Nango, which refreshes it.", None)
-    if not credentials.renewable(manifest, conn):
-        raise AuthError(
-            f"{slug}/{connection} has no refresh token, so it cannot be refreshed.",
-            f"Run `synthral authorize {slug}` when it expires.",
-        )
-    conn = credentials.refresh_connection(rt.sy, manifest, connection, force=True)
-    expires_in = None if conn.expires_at is None else max(0, int(conn.expires_at - time.time()))
+    if conn.method == "nango":  # Nango refreshes with force_refresh=true; nothing is stored here
+        from ..oauth import nango
+
+        expires_at = nango.refresh(rt.sy, manifest, conn).expires_at
+    else:
+        if not credentials.renewable(manifest, conn):
+            raise AuthError(
+                f"{slug}/{connection} has no refresh token, so it cannot be refreshed.",
+                f"Run `synthral authorize {slug}` when it expires.",
+            )
+        conn = credentials.refresh_connection(rt.sy, manifest, connection, force=True)
+        expires_at = conn.expires_at
+    expires_in = None if expires_at is None else max(0, int(expires_at - time.time()))
     if rt.sy.settings.token_override(slug):
         from ..settings import token_var
 

@@ -20,13 +20,15 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from .. import redact
 from ..errors import AuthError, NetworkError, ProviderError, UsageError
 from ..manifest import Manifest, render_url
-from .loopback import CallbackResult, CallbackServer, parse_callback, state_matches
+
+if TYPE_CHECKING:  # the loopback server (and http.server) load only when a browser flow runs
+    from .loopback import CallbackServer
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_TIMEOUT = 300.0
@@ -334,6 +336,8 @@ def exchange_code(
 
 def _read_pastes(server: CallbackServer, state: str, lines: Iterator[str], interaction: Interaction) -> None:
     """Feed pasted redirect URLs (or bare codes) to the server, checking the state."""
+    from .loopback import CallbackResult, parse_callback, state_matches
+
     for raw in lines:
         line = raw.strip()
         if not line:
@@ -370,6 +374,8 @@ def authorization_code_flow(
     ca_bundle: str | None = None,
 ) -> TokenSet:
     """Run the whole code flow: loopback server, browser (or paste), code exchange."""
+    from .loopback import CallbackServer
+
     auth = manifest.auth
     host = str(auth.get("redirect_host", "127.0.0.1"))
     path = str(auth.get("redirect_path", "/callback"))
