@@ -113,6 +113,7 @@ def _register() -> None:
     from .cli import authorize; authorize.register(app)  # noqa: E702 - issue 4: authorize, refresh, token
     from .cli import invoke  # issue 5: invoke, request, test
     invoke.register(app)
+    from .cli import nango; app.add_typer(nango.app, name="nango")  # noqa: E702 - issue 7: Nango backend
     from .cli import run  # issue 8: workflows
 
     run.register(app)

@@ -28,6 +28,7 @@ from . import redact
 from .errors import AuthError, NetworkError, ProviderError, UsageError
 
 CACHE_MAX_SECONDS = 300.0
+NO_EXPIRY_SECONDS = 10 * 365 * 86400.0
 
 
 def _is_auth_error(errors: Any) -> bool:
@@ -161,8 +162,18 @@ class NangoClient:
 
     # -- connect sessions ---------------------------------------------------------------------
 
-    def create_connect_session(self, unique_key: str, tags: dict[str, str]) -> dict[str, Any]:
-        body = {"tags": tags, "allowed_integrations": [unique_key]}
+    def create_connect_session(
+        self, unique_key: str, tags: dict[str, str], *, connection_config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``data.token``, ``data.connect_link`` (for the person to open) and ``data.expires_at``.
+
+        The link is shown to the user on purpose, so its session token is not redacted; it is
+        single-use and expires after 30 minutes. ``connection_config`` becomes the integration's
+        defaults (``oauth_scopes_override``, per-connection settings such as a subdomain).
+        """
+        body: dict[str, Any] = {"tags": tags, "allowed_integrations": [unique_key]}
+        if connection_config:
+            body["integrations_config_defaults"] = {unique_key: {"connection_config": connection_config}}
         resp = self._request("POST", "/connect/sessions", json=body)
         if resp.status_code >= 400:
             code, message = self._error(resp)
@@ -172,9 +183,7 @@ class NangoClient:
                     f"Create the integration {unique_key!r} in your Nango dashboard first, then retry.",
                 )
             raise self._fail(resp, "start a connect session")
-        data = resp.json()["data"]
-        redact.register(data.get("token"))
-        return dict(data)
+        return dict(resp.json()["data"])
 
     def find_connections(self, tags: dict[str, str]) -> list[dict[str, Any]]:
         params = {f"tags[{k}]": v for k, v in tags.items()}
@@ -185,6 +194,14 @@ class NangoClient:
 
     def list_connections(self) -> list[dict[str, Any]]:
         return self.find_connections({})
+
+    def probe(self) -> int:
+        """``GET /connections?limit=1``: raises like every call when Nango is unreachable or
+        refuses the key; returns how many connections came back (0 or 1)."""
+        resp = self._request("GET", "/connections", params={"limit": 1})
+        if resp.status_code >= 400:
+            raise self._fail(resp, "list connections")
+        return len(resp.json().get("connections", []))
 
     def wait_for_connection(
         self, tags: dict[str, str], *, timeout: float, interval: float = 2.0, sleep: Any = time.sleep
@@ -207,8 +224,15 @@ class NangoClient:
     # -- connections --------------------------------------------------------------------------
 
     def get_connection(
-        self, connection_id: str, unique_key: str, *, force_refresh: bool = False
+        self,
+        connection_id: str,
+        unique_key: str,
+        *,
+        force_refresh: bool = False,
+        reconnect: str = "synthral authorize SLUG --method nango",
     ) -> dict[str, Any]:
+        """The connection with its credentials; ``reconnect`` is the command that fixes a lost
+        authorization (it goes into the AuthError hints)."""
         key = (connection_id, unique_key)
         now = time.time()
         if not force_refresh and key in self._cache and self._cache[key][0] > now:
@@ -219,16 +243,18 @@ class NangoClient:
         resp = self._request("GET", f"/connections/{_seg(connection_id)}", params=params)
         if resp.status_code == 424:
             _, message = self._error(resp)
+            self._cache.pop(key, None)
             raise AuthError(
-                f"Nango could not refresh the connection {connection_id!r}: {message or 'refresh exhausted'}.",
-                "Reconnect it: synthral authorize SLUG --method nango",
+                f"Nango could not refresh the connection {connection_id!r}: "
+                f"{message or 'refresh exhausted'}.",
+                f"Reconnect it: {reconnect}",
             )
         if resp.status_code in (400, 404):
             code, message = self._error(resp)
             if resp.status_code == 404 or code == "unknown_connection":
                 raise AuthError(
                     f"Nango has no connection {connection_id!r} for {unique_key!r}.",
-                    "Connect it again: synthral authorize SLUG --method nango",
+                    f"Connect it again: {reconnect}",
                 )
         if resp.status_code >= 400:
             raise self._fail(resp, f"read the connection {connection_id!r}")
@@ -236,7 +262,7 @@ class NangoClient:
         if _is_auth_error(conn.get("errors")):
             raise AuthError(
                 f"Nango reports that the connection {connection_id!r} lost its authorization.",
-                "Reconnect it: synthral authorize SLUG --method nango",
+                f"Reconnect it: {reconnect}",
             )
         cred = parse_credentials(conn)
         life = CACHE_MAX_SECONDS if cred.expires_at is None else min(CACHE_MAX_SECONDS, cred.expires_at - now)
@@ -302,7 +328,9 @@ class NangoClient:
         hdrs = {"Connection-Id": connection_id, "Provider-Config-Key": unique_key}
         for k, v in (headers or {}).items():
             hdrs[k] = v
-        return self._request(method, "/proxy/" + path.lstrip("/"), params=params, headers=hdrs, content=content)
+        return self._request(
+            method, "/proxy/" + path.lstrip("/"), params=params, headers=hdrs, content=content
+        )
 
 
 def _seg(value: str) -> str:
@@ -316,6 +344,25 @@ def oauth2_import_credentials(secrets: dict[str, str], expires_at: float | None)
     creds: dict[str, Any] = {"type": "OAUTH2", "access_token": secrets["access_token"]}
     if secrets.get("refresh_token"):
         creds["refresh_token"] = secrets["refresh_token"]
-    # Without an expiry Nango would never refresh: assume the token is about to expire.
-    creds["expires_at"] = iso(expires_at if expires_at else time.time())
+    if expires_at is None:
+        # Without an expiry Nango would never refresh: a refreshable token of unknown life is
+        # treated as expiring now (Nango refreshes it and learns the real life); a token that
+        # cannot be refreshed and has no known expiry (e.g. a Slack bot token) does not expire.
+        expires_at = time.time() if creds.get("refresh_token") else time.time() + NO_EXPIRY_SECONDS
+    creds["expires_at"] = iso(expires_at)
     return creds
+
+
+def import_credentials(auth_type: str, secrets: dict[str, str], expires_at: float | None) -> dict[str, Any]:
+    """``POST /connections`` credentials for a local connection of ``auth_type``."""
+    if auth_type == "oauth2" and secrets.get("access_token"):
+        return oauth2_import_credentials(secrets, expires_at)
+    if auth_type in ("api_key", "bearer") and (secrets.get("api_key") or secrets.get("token")):
+        return {"type": "API_KEY", "apiKey": secrets.get("api_key") or secrets["token"]}
+    if auth_type == "basic" and secrets.get("username"):
+        return {"type": "BASIC", "username": secrets["username"], "password": secrets.get("password", "")}
+    raise UsageError(
+        f"Nango cannot hold these {auth_type} credentials "
+        f"(it takes an OAuth 2.0 token, an API key or a username and password).",
+        "Keep this connection in the local store.",
+    )

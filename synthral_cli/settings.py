@@ -46,6 +46,11 @@ def token_var(slug: str) -> str:
     return slug_env_prefix(slug) + "_TOKEN"
 
 
+def nango_integration_var(slug: str) -> str:
+    """Overrides the manifest's ``nango.provider_key`` (the integration's unique key in Nango)."""
+    return slug_env_prefix(slug) + "_NANGO_INTEGRATION"
+
+
 def default_config_dir() -> Path:
     from platformdirs import user_config_path
 

@@ -16,7 +16,8 @@ One normalisation is applied to the spec itself: an ``allOf`` of closed objects
 ``OAuth2CredentialsWithRaw``) can never validate under JSON Schema, so its members are merged
 into one closed object with the union of their properties and required fields.
 
-The hosted connect UI (what ``data.connect_link`` opens) is a page with an "Allow" button
+The hosted connect UI (what ``data.connect_link`` opens: ``/connect/ui?session_token=...``, shaped
+like the real ``https://connect.nango.dev?session_token=...``) is a page with an "Allow" button
 (``#allow``), which ``tests/browser.py`` clicks as a person would; that creates the connection
 with fresh OAuth 2.0 tokens minted here.
 """
@@ -62,12 +63,19 @@ def merge_closed_allof(spec: dict[str, Any]) -> dict[str, Any]:
             return node
         members = [walk(copy.deepcopy(_resolve(spec, m))) for m in node["allOf"]]
         plain = all(
-            isinstance(m, dict) and m.get("type", "object") == "object" and not {"allOf", "anyOf", "oneOf"} & set(m)
+            isinstance(m, dict)
+            and m.get("type", "object") == "object"
+            and not {"allOf", "anyOf", "oneOf"} & set(m)
             for m in members
         )
         if not plain or not any(m.get("additionalProperties") is False for m in members):
             return node
-        merged: dict[str, Any] = {"type": "object", "properties": {}, "required": [], "additionalProperties": False}
+        merged: dict[str, Any] = {
+            "type": "object",
+            "properties": {},
+            "required": [],
+            "additionalProperties": False,
+        }
         for m in members:
             merged["properties"].update(m.get("properties", {}))
             merged["required"] += [r for r in m.get("required", []) if r not in merged["required"]]
@@ -148,7 +156,8 @@ class NangoServer:
         self.violations: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.refreshes = 0
-        self.upstream: str | None = None  # where /proxy forwards (e.g. httpbin)
+        self.upstream: str | None = None  # where /proxy forwards without Base-Url-Override (e.g. httpbin)
+        self.proxied: list[dict[str, Any]] = []  # what /proxy received: method, path, base, headers
         self.token_life = 3600
         self.fail_refresh = False
         self._ids = 0
@@ -183,8 +192,13 @@ class NangoServer:
             "expires_at": now_iso(time.time() + self.token_life),
         }
 
-    def create_connection(self, unique_key: str, tags: dict[str, str], connection_id: str | None = None,
-                          credentials: dict[str, Any] | None = None) -> Connection:
+    def create_connection(
+        self,
+        unique_key: str,
+        tags: dict[str, str],
+        connection_id: str | None = None,
+        credentials: dict[str, Any] | None = None,
+    ) -> Connection:
         with self._lock:
             self._ids += 1
             conn = Connection(
@@ -216,7 +230,7 @@ class NangoServer:
         @app.before_request
         def check_request() -> Any:
             server.requests.append((request.method, request.path))
-            if request.path.startswith("/connect/ui/"):
+            if request.path == "/connect/ui":
                 return None  # the hosted UI is not part of the API
             if request.headers.get("Authorization") != f"Bearer {server.secret_key}":
                 return error(401, "unknown_account", "Authentication failed")
@@ -233,7 +247,11 @@ class NangoServer:
 
         @app.after_request
         def check_response(response: Any) -> Any:
-            if request.path.startswith(("/connect/ui/", "/proxy/")) or response.status_code == 401:
+            if (
+                request.path == "/connect/ui"
+                or request.path.startswith("/proxy/")
+                or response.status_code == 401
+            ):
                 return response
             from openapi_core.contrib.flask import FlaskOpenAPIRequest
             from openapi_core.testing import MockResponse
@@ -245,7 +263,9 @@ class NangoServer:
             try:
                 server.openapi.validate_response(FlaskOpenAPIRequest(request), mock)
             except Exception as exc:
-                server.violations.append(f"response {request.method} {request.path} {response.status_code}: {exc}")
+                server.violations.append(
+                    f"response {request.method} {request.path} {response.status_code}: {exc}"
+                )
                 return error(500, "double_violated_spec")
             return response
 
@@ -254,8 +274,17 @@ class NangoServer:
             key = uniqueKey
             if key not in server.integrations:
                 return error(404, "not_found", f"Integration {key} does not exist")
-            return ok({"data": {"unique_key": key, "display_name": key.title(), "provider": server.integrations[key],
-                                "created_at": now_iso(), "updated_at": now_iso()}})
+            return ok(
+                {
+                    "data": {
+                        "unique_key": key,
+                        "display_name": key.title(),
+                        "provider": server.integrations[key],
+                        "created_at": now_iso(),
+                        "updated_at": now_iso(),
+                    }
+                }
+            )
 
         @app.post("/connect/sessions")
         def create_session() -> Any:
@@ -267,34 +296,51 @@ class NangoServer:
                     return error(400, "invalid_body", f"integration {key} does not exist")
             token = "nango_connect_session_" + secrets.token_hex(16)
             server.sessions[token] = body
-            return ok({"data": {"token": token, "connect_link": f"{server.url}/connect/ui/{token}",
-                                "expires_at": now_iso(time.time() + 1800)}}, 201)
+            # like the real link (https://connect.nango.dev?session_token=...): the token is a query value
+            return ok(
+                {
+                    "data": {
+                        "token": token,
+                        "connect_link": f"{server.url}/connect/ui?session_token={token}",
+                        "expires_at": now_iso(time.time() + 1800),
+                    }
+                },
+                201,
+            )
 
-        @app.get("/connect/ui/<token>")
-        def connect_page(token: str) -> Any:
+        @app.get("/connect/ui")
+        def connect_page() -> Any:
+            token = request.args.get("session_token", "")
             if token not in server.sessions:
                 return Response("<h1>Session expired</h1>", status=404, mimetype="text/html")
             key = server.sessions[token]["allowed_integrations"][0]
-            page = (f"<title>Connect {key}</title><h1>Connect {key}</h1>"
-                    f"<form method=post><button id=allow name=decision value=allow>Allow</button>"
-                    f"<button id=deny name=decision value=deny>Deny</button></form>")
+            page = (
+                f"<title>Connect {key}</title><h1>Connect {key}</h1>"
+                f"<form method=post><button id=allow name=decision value=allow>Allow</button>"
+                f"<button id=deny name=decision value=deny>Deny</button></form>"
+            )
             return Response(page, mimetype="text/html")
 
-        @app.post("/connect/ui/<token>")
-        def connect_submit(token: str) -> Any:
-            session = server.sessions.pop(token, None)
+        @app.post("/connect/ui")
+        def connect_submit() -> Any:
+            session = server.sessions.pop(request.args.get("session_token", ""), None)
             if session is None:
                 return Response("<h1>Session expired</h1>", status=404, mimetype="text/html")
             if request.form.get("decision") != "allow":
                 return Response("<title>Denied</title><h1>Denied</h1>", mimetype="text/html")
             server.create_connection(session["allowed_integrations"][0], session["tags"])
-            return Response("<title>Connected</title><h1>Connected - you can close this tab</h1>", mimetype="text/html")
+            return Response(
+                "<title>Connected</title><h1>Connected - you can close this tab</h1>", mimetype="text/html"
+            )
 
         @app.get("/connections")
         def list_connections() -> Any:
             wanted = {k[5:-1].lower(): v for k, v in request.args.items() if k.startswith("tags[")}
-            found = [c.summary() for c in server.connections.values()
-                     if all(c.tags.get(k) == v for k, v in wanted.items())]
+            found = [
+                c.summary()
+                for c in server.connections.values()
+                if all(c.tags.get(k) == v for k, v in wanted.items())
+            ]
             return ok({"connections": found})
 
         def lookup(connection_id: str) -> Connection | None:
@@ -305,14 +351,19 @@ class NangoServer:
             connection_id = connectionId
             conn = lookup(connection_id)
             if conn is None:
-                return error(400, "unknown_connection", "No connection matching the params")  # known difference
+                return error(
+                    400, "unknown_connection", "No connection matching the params"
+                )  # known difference
             if request.args.get("force_refresh") == "true" or _expired(conn):
                 if server.fail_refresh:
                     conn.errors = [{"type": "auth", "log_id": secrets.token_hex(10)}]
                     return error(424, "refresh_token_external_error", "The external API returned an error")
                 with server._lock:
                     server.refreshes += 1
-                    conn.credentials = {**server.mint(), "refresh_token": conn.credentials.get("refresh_token", "")}
+                    conn.credentials = {
+                        **server.mint(),
+                        "refresh_token": conn.credentials.get("refresh_token", ""),
+                    }
             return ok(conn.full())
 
         @app.delete("/connections/<connectionId>")
@@ -330,8 +381,9 @@ class NangoServer:
             key = body["provider_config_key"]
             if key not in server.integrations:
                 return error(400, "unknown_provider_config", f"integration {key} does not exist")
-            conn = server.create_connection(key, body.get("tags") or {}, body.get("connection_id"),
-                                            dict(body["credentials"]))
+            conn = server.create_connection(
+                key, body.get("tags") or {}, body.get("connection_id"), dict(body["credentials"])
+            )
             conn.connection_config = dict(body.get("connection_config") or {})
             return ok(conn.full(), 201)  # known difference: 201
 
@@ -345,16 +397,33 @@ class NangoServer:
             )
             if conn is None:
                 return error(400, "unknown_connection")
-            if server.upstream is None:
+            base = request.headers.get("Base-Url-Override") or server.upstream
+            if base is None:
                 return error(500, "no_upstream")
-            headers = {k: v for k, v in request.headers.items()
-                       if k.lower() not in {"host", "authorization", "connection-id", "provider-config-key",
-                                            "content-length"}}
+            server.proxied.append(
+                {"method": request.method, "path": path, "base": base, "headers": dict(request.headers)}
+            )
+            # Like the real proxy: only Nango-Proxy-* headers (prefix removed) and Content-Type go on.
+            headers = {
+                k[len("nango-proxy-") :]: v
+                for k, v in request.headers.items()
+                if k.lower().startswith("nango-proxy-")
+            }
+            if request.headers.get("Content-Type"):
+                headers["Content-Type"] = request.headers["Content-Type"]
             headers["Authorization"] = f"Bearer {conn.credentials['access_token']}"
-            upstream = httpx.request(request.method, f"{server.upstream}/{path}", params=list(request.args.items(multi=True)),
-                                     headers=headers, content=request.get_data())
-            return Response(upstream.content, status=upstream.status_code,
-                            content_type=upstream.headers.get("content-type"))
+            upstream = httpx.request(
+                request.method,
+                f"{base.rstrip('/')}/{path}",
+                params=list(request.args.items(multi=True)),
+                headers=headers,
+                content=request.get_data(),
+            )
+            return Response(
+                upstream.content,
+                status=upstream.status_code,
+                content_type=upstream.headers.get("content-type"),
+            )
 
         return app
 

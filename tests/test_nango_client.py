@@ -116,7 +116,8 @@ def test_the_double_rejects_what_the_spec_rejects(nango_server):
     import httpx
 
     nango_server.violations.clear()
-    r = httpx.get(f"{nango_server.url}/connections/x", headers={"Authorization": f"Bearer {nango_server.secret_key}"})
+    auth = {"Authorization": f"Bearer {nango_server.secret_key}"}
+    r = httpx.get(f"{nango_server.url}/connections/x", headers=auth)
     assert r.status_code == 400  # provider_config_key is required by the spec
     assert len(nango_server.violations) == 1 and "provider_config_key" in nango_server.violations[0]
     nango_server.violations.clear()

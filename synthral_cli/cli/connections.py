@@ -39,9 +39,16 @@ def render_list(rt: Any, as_json: bool) -> None:
     from ..settings import Settings
     from ..store import Store, connection_rows, iso_times
 
-    store = Store.open(Settings(rt.env))
+    settings = Settings(rt.env)
+    store = Store.open(settings)
     try:
         rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
+        if settings.nango_secret_key:  # issue 7: merge the connections Nango holds
+            from ..oauth.nango import merge_rows
+
+            rows, note = merge_rows(settings, store, rows, lambda: rt.catalogue.summaries())
+            if note:
+                ui.warn(note)
     finally:
         store.close()
     if as_json:
@@ -95,7 +102,16 @@ def remove(
 
     rt = runtime(ctx)
     store = rt.sy.store
-    if revoke:
+    from ..oauth.nango import forget
+
+    deleted = forget(rt.sy, slug, connection)  # a Nango reference: delete it in Nango first
+    if deleted is not None:
+        ui.err(
+            f"Deleted the Nango connection of {slug}/{connection}."
+            if deleted
+            else f"Nango no longer had the connection of {slug}/{connection}."
+        )
+    if revoke and deleted is None:
         conn = store.get(slug, connection)
         if conn is None:
             raise AuthError(f"no stored connection {slug}/{connection}.", "See `synthral connections list`.")

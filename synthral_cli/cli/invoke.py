@@ -26,6 +26,11 @@ RETRIES_OPTION = typer.Option(
     3, "--retries", min=0, max=10, help="Retries on 429/502/503/504 and network errors."
 )
 TIMEOUT_OPTION = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for an answer.")
+PROXY_OPTION = typer.Option(
+    False,
+    "--via-nango-proxy",
+    help="Send through Nango's proxy (a Nango connection; the token stays in Nango).",
+)
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the response body to this file.")
 CA_OPTION = typer.Option(
     None,
@@ -139,6 +144,7 @@ def invoke(
     timeout: float = TIMEOUT_OPTION,
     output: Path = OUTPUT_OPTION,
     ca_bundle: str = CA_OPTION,
+    via_nango_proxy: bool = PROXY_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run one action of a connector and print the provider's answer.
@@ -152,6 +158,7 @@ def invoke(
     act = manifest.action(action)
     values = parse_cli_params(act, params or [], data, slug=slug)
     opts = _options(connection, dry_run, paginate, retries, timeout, ca_bundle)
+    opts.via_nango_proxy = via_nango_proxy
     _run(rt, f"{slug} {action}…", lambda: rt.sy.invoke(slug, action, values, options=opts), as_json, output)
 
 
@@ -169,6 +176,7 @@ def request(
     timeout: float = TIMEOUT_OPTION,
     output: Path = OUTPUT_OPTION,
     ca_bundle: str = CA_OPTION,
+    via_nango_proxy: bool = PROXY_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Make a raw authenticated call against a connector's base URL (like gh api): -p values are
@@ -184,6 +192,7 @@ def request(
     probe = adhoc_action(manifest, method, path, {})
     values = parse_cli_params(probe, params or [], data, strict=False, slug=slug)
     opts = _options(connection, dry_run, paginate, retries, timeout, ca_bundle)
+    opts.via_nango_proxy = via_nango_proxy
     _run(
         rt,
         f"{method.upper()} {path}…",
