@@ -63,7 +63,7 @@ def run(
     if as_json:
         ui.echo(redact(_dumps(result.to_dict())))
     elif dry_run:
-        for step in result.steps:
+        for step in (s for s in result.steps if s.success):
             ui.echo(f"# step {step.name} ({step.type})")
             ui.echo(redact(_render_request(step.request)))
     else:
