@@ -20,6 +20,13 @@ class Sink:
         self.envelopes.append(envelope)
         return "250 OK"
 
+    async def handle_VRFY(self, server, session, envelope, address):
+        if address == "ann@example.com":
+            return "250 Ann <ann@example.com>"
+        if address == "maybe@example.com":
+            return "252 Cannot VRFY user, but will accept message"
+        return "550 5.1.1 No such user here"
+
 
 def _auth(user, password):
     from aiosmtpd.smtp import AuthResult
@@ -281,3 +288,97 @@ def test_bad_input_and_dry_run(cli, tmp_path):
     }
     assert "Subject: Hi" in req["body"] and "z@example.com" not in req["body"]
     assert "mail-pass-1" not in r.stdout
+
+
+RAW = (
+    b"From: Ann <ann@example.com>\r\n"
+    b"To: bob@example.com\r\n"
+    b"Cc: Carol <carol@example.com>\r\n"
+    b"Subject: prepared\r\n"
+    b"Message-ID: <fixed-1@example.com>\r\n"
+    b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; b=abc\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"Exactly these bytes.\r\n.leading dot\r\n"
+)
+
+
+def test_send_raw_email_sends_the_file_as_it_is(cli, smtp_server, tmp_path):
+    sink, port, _ = smtp_server("none")
+    connect(port, "none")
+    eml = tmp_path / "mail.eml"
+    eml.write_bytes(RAW)
+    r = cli("invoke", "smtp", "send_raw_email", "-p", f"message=@{eml}", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)["result"]
+    assert out == {
+        "message_id": "<fixed-1@example.com>",
+        "accepted": ["bob@example.com", "carol@example.com"],
+        "refused": {},
+        "bytes": len(RAW),
+    }
+    env = sink.envelopes[0]
+    assert env.mail_from == "ann@example.com"
+    assert env.rcpt_tos == ["bob@example.com", "carol@example.com"]
+    assert env.original_content == RAW  # dot-stuffing undone by the server: byte for byte
+    r = cli(
+        "invoke",
+        "smtp",
+        "send_raw_email",
+        "-p",
+        f"message=@{eml}",
+        "-p",
+        "to=dan@example.com",
+        "-p",
+        "from=bounces@example.com",
+    )
+    assert r.exit_code == 0, r.stderr
+    assert sink.envelopes[1].mail_from == "bounces@example.com"
+    assert sink.envelopes[1].rcpt_tos == ["dan@example.com"]
+
+
+def test_send_raw_email_needs_recipients_and_a_file(cli, tmp_path):
+    connect(2525, "none")
+    eml = tmp_path / "norcpt.eml"
+    eml.write_bytes(b"From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n")
+    r = cli("invoke", "smtp", "send_raw_email", "-p", f"message=@{eml}")
+    assert r.exit_code == 2 and "no To, Cc or Bcc header" in r.stderr
+    r = cli("invoke", "smtp", "send_raw_email", "-p", f"message=@{tmp_path}/missing.eml")
+    assert r.exit_code == 2 and "Cannot read" in r.stderr
+    r = cli(
+        "invoke",
+        "smtp",
+        "send_raw_email",
+        "-p",
+        f"message=@{eml}",
+        "-p",
+        "to=z@example.com",
+        "--dry-run",
+        "--json",
+    )
+    req = json.loads(r.stdout)
+    assert req["headers"]["Mail-From"] == "a@example.com" and req["headers"]["Rcpt-To"] == "z@example.com"
+    assert req["body"].startswith("From: a@example.com")
+
+
+def test_verify_address(cli, smtp_server):
+    _, port, _ = smtp_server("none")
+    connect(port, "none")
+    r = cli("invoke", "smtp", "verify_address", "-p", "address=ann@example.com", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "success": True,
+        "status": 250,
+        "result": {
+            "address": "ann@example.com",
+            "code": 250,
+            "message": "Ann <ann@example.com>",
+            "verified": True,
+        },
+    }
+    r = cli("invoke", "smtp", "verify_address", "-p", "address=maybe@example.com", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["result"]["verified"] is False
+    r = cli("invoke", "smtp", "verify_address", "-p", "address=nobody@example.com", "--json")
+    assert r.exit_code == 1
+    assert "The SMTP server answered 550 for nobody@example.com: 5.1.1 No such user here" in r.stderr
+    assert json.loads(r.stdout)["status"] == 550

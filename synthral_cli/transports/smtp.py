@@ -1,4 +1,6 @@
-"""SMTP: ``send_email`` and ``test_connection`` for the ``smtp`` connector, with smtplib.
+"""SMTP for the ``smtp`` connector, with smtplib: ``test_connection`` (NOOP), ``send_email``
+(a message built from parameters), ``send_raw_email`` (a prepared RFC 5322 message file sent as
+it is) and ``verify_address`` (VRFY).
 
 Credential fields: host, port, username, password, security (``starttls`` | ``tls`` for
 implicit TLS | ``none``), from. Bcc recipients go in the envelope only, never in a header.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..encoders import build_email, email_recipients
@@ -118,8 +121,15 @@ def run(
             {"host": host, "port": port, "security": security, "authenticated": bool(fields.get("username"))},
             elapsed=time.monotonic() - started,
         )
+    if op == "send_raw_email":
+        return _send_raw(manifest, params, fields, options, host, port, security)
+    if op == "verify_address":
+        return _verify(manifest, params, fields, options, host, port, security)
     if op != "send_email":
-        raise UsageError(f"The smtp transport has no operation {op!r}.", "Use send_email or test_connection.")
+        raise UsageError(
+            f"The smtp transport has no operation {op!r}.",
+            "Use test_connection, send_email, send_raw_email or verify_address.",
+        )
     sender = str(params.get("from") or fields.get("from") or fields.get("username") or "")
     if not sender:
         raise UsageError(
@@ -144,9 +154,33 @@ def run(
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     started = time.monotonic()
+    refused = _deliver(
+        manifest,
+        fields,
+        options,
+        sender,
+        lambda s: s.send_message(msg, from_addr=sender, to_addrs=recipients),
+    )
+    accepted = [r for r in recipients if r not in refused]
+    return Outcome(
+        True,
+        250,
+        {"message_id": msg["Message-ID"], "accepted": accepted, "refused": _refused(refused)},
+        elapsed=time.monotonic() - started,
+    )
+
+
+def _deliver(
+    manifest: Manifest,
+    fields: dict[str, Any],
+    options: Options,
+    sender: str,
+    send: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]],
+) -> dict[str, tuple[int, bytes]]:
+    """Connect, run ``send``, quit; the refused recipients, or a ProviderError / NetworkError."""
     server = _connect(manifest, fields, options)
     try:
-        refused = server.send_message(msg, from_addr=sender, to_addrs=recipients)
+        return send(server)
     except smtplib.SMTPRecipientsRefused as exc:
         raise ProviderError(
             f"The SMTP server refused every recipient: {_refusals(exc.recipients)}.",
@@ -163,12 +197,117 @@ def run(
         raise NetworkError(f"The SMTP connection failed while sending: {exc}.", "Try again.") from None
     finally:
         _quit(server)
-    accepted = [r for r in recipients if r not in refused]
+
+
+def _send_raw(
+    manifest: Manifest,
+    params: dict[str, Any],
+    fields: dict[str, Any],
+    options: Options,
+    host: str,
+    port: int,
+    security: str,
+) -> Outcome | PreparedRequest:
+    """A prepared message file, byte for byte (only line endings become CRLF, as SMTP needs).
+    Envelope: -p to / -p from, else the message's To/Cc/Bcc and From headers."""
+    from email import message_from_bytes, policy
+    from email.utils import getaddresses
+
+    from ..encoders import FileValue, _addresses
+    from ..invoke import Outcome, PreparedRequest
+
+    source = params.get("message")
+    data = source.read() if isinstance(source, FileValue) else str(source or "").encode("utf-8")
+    if not data.strip():
+        raise UsageError("The message is empty.", "Pass a prepared RFC 5322 file: -p message=@mail.eml")
+    head = message_from_bytes(data, policy=policy.compat32)
+    recipients = _addresses(params.get("to")) or [
+        addr
+        for _, addr in getaddresses(head.get_all("To", []) + head.get_all("Cc", []) + head.get_all("Bcc", []))
+        if addr
+    ]
+    if not recipients:
+        raise UsageError(
+            "Whom is the message for? It has no To, Cc or Bcc header.", "Pass -p to=someone@example.com"
+        )
+    from_header = [a for _, a in getaddresses(head.get_all("Sender", []) or head.get_all("From", [])) if a]
+    sender = str(params.get("from") or (from_header[0] if from_header else "") or fields.get("from") or "")
+    if not sender:
+        raise UsageError("Who is the message from? It has no From header.", "Pass -p from=you@example.com")
+    envelope = [("Mail-From", sender), ("Rcpt-To", ", ".join(recipients)), ("Security", security)]
+    if options.dry_run:
+        from ..invoke import _display
+
+        return PreparedRequest(
+            "SMTP",
+            f"smtp://{host}:{port}",
+            envelope,
+            None,
+            _display(data),
+            masked=[str(fields.get("password") or "")],
+        )
+    started = time.monotonic()
+    refused = _deliver(manifest, fields, options, sender, lambda s: s.sendmail(sender, recipients, data))
     return Outcome(
         True,
         250,
-        {"message_id": msg["Message-ID"], "accepted": accepted, "refused": _refused(refused)},
+        {
+            "message_id": head.get("Message-ID"),
+            "accepted": [r for r in recipients if r not in refused],
+            "refused": _refused(refused),
+            "bytes": len(data),
+        },
         elapsed=time.monotonic() - started,
+    )
+
+
+def _verify(
+    manifest: Manifest,
+    params: dict[str, Any],
+    fields: dict[str, Any],
+    options: Options,
+    host: str,
+    port: int,
+    security: str,
+) -> Outcome | PreparedRequest:
+    """VRFY (RFC 5321 3.5.1): 250/251 the server knows the mailbox, 252 it will not say but
+    accepts mail for it; 550/551/553 it does not exist (a provider error, exit 1)."""
+    from ..invoke import Outcome, PreparedRequest
+
+    address = str(params.get("address") or "").strip()
+    if not address or any(c in address for c in "\r\n"):
+        raise UsageError("verify_address needs one address.", "Pass -p address=someone@example.com")
+    if options.dry_run:
+        return PreparedRequest(
+            "SMTP", f"smtp://{host}:{port}", [("Security", security)], None, f"VRFY {address}"
+        )
+    started = time.monotonic()
+    server = _connect(manifest, fields, options)
+    try:
+        code, reply = server.verify(address)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise NetworkError(f"The SMTP connection failed during VRFY: {exc}.", "Try again.") from None
+    finally:
+        _quit(server)
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    if code in (250, 251, 252):
+        return Outcome(
+            True,
+            code,
+            {"address": address, "code": code, "message": text, "verified": code != 252},
+            elapsed=time.monotonic() - started,
+        )
+    if code in (502, 500, 504):
+        raise ProviderError(
+            f"The SMTP server {host}:{port} does not support VRFY ({code} {text}).",
+            "Many servers disable VRFY; sending is the only test there.",
+            status=code,
+        )
+    raise ProviderError(
+        f"The SMTP server answered {code} for {address}: {text}",
+        "Check the address.",
+        status=code,
+        result={"address": address, "code": code, "message": text},
     )
 
 
