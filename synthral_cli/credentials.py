@@ -390,20 +390,22 @@ def authorize_oauth(
     port: int | None = None,
     timeout: float = flows.DEFAULT_TIMEOUT,
     open_browser: bool = True,
+    fields: dict[str, str] | None = None,
 ) -> Connection:
-    """Run the OAuth flow the manifest and ``method`` call for and store the connection."""
+    """Run the OAuth flow the manifest and ``method`` call for and store the connection.
+    ``fields``: the manifest's extra ``auth.fields`` (Etsy's app key), stored with the tokens."""
     from .store import Connection, check_name
 
     check_name(connection, "connection name")
     interaction = interaction or flows.SilentInteraction()
     config = dict(config or {})
     chosen = choose_method(sy, manifest, method)
-    wanted = flows.requested_scopes(manifest, scopes)
-    ca = sy.settings.ca_bundle
     if method == "auto" and chosen != "nango":
         note = _auto_note(sy, manifest)
         if note:
             interaction.notice(note)
+    wanted = flows.requested_scopes(manifest, scopes)
+    ca = sy.settings.ca_bundle
     if chosen == "nango":  # stores only a reference; the scopes are those asked for, if any
         return _nango().authorize(  # type: ignore[no-any-return]
             sy,
@@ -442,8 +444,17 @@ def authorize_oauth(
             open_browser=open_browser,
             ca_bundle=ca,
         )
+    extra_secrets, extra_config = split_fields(manifest, fields or {})
     conn = _with_tokens(
-        Connection(slug=manifest.slug, name=connection, method=chosen, config=config, scopes=[]), tokens
+        Connection(
+            slug=manifest.slug,
+            name=connection,
+            method=chosen,
+            config={**extra_config, **config},
+            secrets=extra_secrets,
+            scopes=[],
+        ),
+        tokens,
     )
     conn.metadata["client_id"] = app.client_id
     if tokens.refresh_token is None:
@@ -464,6 +475,18 @@ def credential_fields(manifest: Manifest) -> list[dict[str, Any]]:
     return [dict(f) for f in _DEFAULT_FIELDS.get(manifest.auth_type, [])]
 
 
+def split_fields(manifest: Manifest, values: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """``(secrets, config)``: fields declared ``secret: false`` (SMTP host, region) are connection
+    settings, stored unencrypted and never masked; the rest are secrets. A basic username stays
+    with its password (the pair is the credential, e.g. for ``nango import``)."""
+    public = {f["name"] for f in credential_fields(manifest) if f.get("secret", True) is False}
+    if manifest.auth_type == "basic":
+        public.discard("username")
+    secrets = {k: v for k, v in values.items() if k not in public}
+    config = {k: v for k, v in values.items() if k in public}
+    return secrets, config
+
+
 def askable_config(manifest: Manifest) -> dict[str, dict[str, Any]]:
     """Connection-config variables the user supplies (not those filled from the token response)."""
     return {k: v for k, v in manifest.connection_config.items() if not v.get("from_token_response")}
@@ -481,6 +504,7 @@ def store_static(
     from .store import Connection, check_name
 
     check_name(connection, "connection name")
+    secrets, settings = split_fields(manifest, secrets)
     for value in secrets.values():
         redact.register(value)
     kind = manifest.auth_type
@@ -490,8 +514,8 @@ def store_static(
         name=connection,
         method=method,
         scopes=[],
-        config=dict(config or {}),
-        secrets=dict(secrets),
+        config={**settings, **(config or {})},
+        secrets=secrets,
         metadata={"provided": "with-token"} if kind == "oauth2" else {},
     )
     return _replace_stored(sy, conn)

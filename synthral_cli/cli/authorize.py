@@ -227,6 +227,16 @@ def authorize(
             f"Store it locally (synthral authorize {slug} --with-token), then: synthral nango import {slug}",
         )
     if kind == "oauth2" and not with_token:
+        extra = manifest.auth.get("fields") or []  # e.g. Etsy's app key, sent beside the token
+        if extra and not interactive and any(f.get("required", True) for f in extra):
+            raise UsageError(
+                f"{manifest.name} also needs {', '.join(f['name'] for f in extra)}, "
+                "and there is no terminal to ask on.",
+                f"Run on a terminal, or give an access token and them as name=value lines: "
+                f"synthral authorize {slug} --with-token",
+            )
+        extra_values: dict[str, str] = {}
+        _check_fields(manifest, [dict(f) for f in extra], extra_values, interactive)
         conn = credentials.authorize_oauth(
             rt.sy,
             manifest,
@@ -238,6 +248,7 @@ def authorize(
             port=port,
             timeout=timeout,
             open_browser=not no_browser,
+            fields=extra_values,
         )
     else:
         if kind == "none" and not settings:
@@ -246,7 +257,7 @@ def authorize(
                 ui.print_json(_auth_json(slug, connection, "none", [], None))
             return
         fields = [{"name": "access_token", "label": "Access token"}] if kind == "oauth2" else []
-        fields = fields or credentials.credential_fields(manifest)
+        fields = [*fields, *credentials.credential_fields(manifest)]
         if not with_token and not interactive and fields:
             raise UsageError(
                 f"{manifest.name} needs {', '.join(f['name'] for f in fields)}, "
