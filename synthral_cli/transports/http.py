@@ -379,8 +379,8 @@ def _paginate(
             more = False
         elif kind == "next_url":
             nxt = get_path(body, spec.get("next_url_path", ""))
-            if not isinstance(nxt, str) or not nxt.strip():
-                more = False
+            if not isinstance(nxt, str) or not nxt.strip() or (pages > 1 and not page_items):
+                more = False  # no next URL, or an empty page (Mailgun's events always link on)
             else:
                 target = urlsplit(urljoin(base + "/", nxt.strip()))
                 same = (target.scheme.lower(), target.netloc.lower()) == (
