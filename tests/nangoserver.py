@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "nango-openapi.yaml"
+RAW_TYPES = {"OAUTH1", "OAUTH2", "OAUTH2_CC", "APP_STORE", "BILL"}
 KNOWN_DIFFERENCES = {
     ("POST", "/connect/sessions"): "the real server requires tags or an end user",
     ("POST", "/connections"): "the real server answers 201 (spec: 200)",
@@ -128,7 +129,8 @@ class Connection:
 
     def full(self) -> dict[str, Any]:
         creds = dict(self.credentials)
-        creds["raw"] = {k: v for k, v in creds.items() if k != "type"}
+        if creds.get("type") in RAW_TYPES:  # the spec's *WithRaw credential types
+            creds["raw"] = {k: v for k, v in creds.items() if k != "type"}
         return {
             "id": self.id,
             "connection_id": self.connection_id,

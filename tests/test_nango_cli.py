@@ -676,3 +676,21 @@ def test_nango_commands_have_help(cli):
         r = cli(*args)
         assert r.exit_code == 0 and "Usage" in r.stdout
     assert "--via-nango-proxy" in cli("invoke", "--help").stdout
+
+
+def test_import_of_an_api_key_connection(nango, cli):
+    from synthral_cli.store import Connection
+
+    doc = nbin_manifest(nango.httpbin.url)
+    doc.update(slug="nkey", name="Nango Key")
+    doc["auth"] = {"type": "api_key", "inject": [{"in": "header", "name": "X-Api-Key", "value": "{api_key}"}]}
+    (nango.folder / "nkey.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    put(Connection(slug="nkey", method="api_key", secrets={"api_key": "key-0123456789"}))
+    r = cli("nango", "import", "nkey")
+    assert r.exit_code == 0, r.stderr
+    (remote,) = nango.connections.values()
+    assert remote.credentials == {"type": "API_KEY", "apiKey": "key-0123456789"}
+    assert stored("nkey").secrets == {}
+    r = cli("invoke", "nkey", "headers", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["result"]["headers"]["X-Api-Key"] == "key-0123456789"

@@ -121,3 +121,18 @@ def test_the_double_rejects_what_the_spec_rejects(nango_server):
     assert r.status_code == 400  # provider_config_key is required by the spec
     assert len(nango_server.violations) == 1 and "provider_config_key" in nango_server.violations[0]
     nango_server.violations.clear()
+
+
+def test_cache_never_outlives_the_token(nango, nango_server):
+    nango_server.token_life = 1
+    try:
+        conn = nango_server.create_connection("slack", {"synthral_request": "req-short"})
+    finally:
+        nango_server.token_life = 3600
+    path = ("GET", f"/connections/{conn.connection_id}")
+    nango.get_connection(conn.connection_id, "slack")
+    nango.get_connection(conn.connection_id, "slack")
+    assert nango_server.requests.count(path) == 1
+    time.sleep(1.1)  # the token has expired: the cached copy is not used
+    nango.get_connection(conn.connection_id, "slack")
+    assert nango_server.requests.count(path) == 2
