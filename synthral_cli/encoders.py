@@ -112,27 +112,33 @@ def encode_multipart(
     fields: Sequence[tuple[str, str] | tuple[str, str, str]],
     files: list[tuple[str, FileValue]],
     boundary: str,
+    *,
+    related: bool = False,
 ) -> tuple[bytes, str]:
     """``(body, content_type)``: text fields first, then files, in the order given. A field
-    given as ``(name, text, content_type)`` is a typed part (a JSON object's part)."""
+    given as ``(name, text, content_type)`` is a typed part (a JSON object's part).
+    ``related``: multipart/related (RFC 2387) parts, which carry no Content-Disposition."""
     out = bytearray()
     for name, value, *ctype in fields:
         out += f"--{boundary}\r\n".encode()
-        out += f'Content-Disposition: form-data; name="{_quote_name(name)}"\r\n'.encode()
+        if not related:
+            out += f'Content-Disposition: form-data; name="{_quote_name(name)}"\r\n'.encode()
         if ctype:
             out += f"Content-Type: {ctype[0]}\r\n".encode()
         out += b"\r\n" + value.encode("utf-8") + b"\r\n"
     for name, fv in files:
         data = fv.read()
         out += f"--{boundary}\r\n".encode()
-        out += (
-            f'Content-Disposition: form-data; name="{_quote_name(name)}"; '
-            f'filename="{_quote_name(fv.filename)}"\r\n'
-        ).encode()
+        if not related:
+            out += (
+                f'Content-Disposition: form-data; name="{_quote_name(name)}"; '
+                f'filename="{_quote_name(fv.filename)}"\r\n'
+            ).encode()
         out += f"Content-Type: {fv.content_type}\r\n\r\n".encode()
         out += data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
-    return bytes(out), f"multipart/form-data; boundary={boundary}"
+    kind = "related" if related else "form-data"
+    return bytes(out), f"multipart/{kind}; boundary={boundary}"
 
 
 # ---------------------------------------------------------------------------------------------

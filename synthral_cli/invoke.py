@@ -623,10 +623,8 @@ class Invocation:
             import secrets
 
             boundary = "synthral-dry-run-boundary" if dry_run else "synthral-" + secrets.token_hex(16)
-            content, ctype = encode_multipart(fields, files, boundary)
-            subtype = str(action.raw.get("content_type") or "")
-            if subtype.startswith("multipart/"):  # multipart/related: same parts, its own type
-                ctype = f"{subtype}; boundary={boundary}"
+            related = str(action.raw.get("content_type") or "").startswith("multipart/related")
+            content, ctype = encode_multipart(fields, files, boundary, related=related)
             display = _display(content)
         elif kind == "raw":
             value = params[body_params[0].name]

@@ -613,12 +613,10 @@ def test_object_parameter_is_a_json_part(cli, tmp_path, monkeypatch):
         assert (
             body
             == (
-                f"--{boundary}\r\n"
-                'Content-Disposition: form-data; name="metadata"\r\n'
+                f"--{boundary}\r\n"  # RFC 2387 parts: no Content-Disposition
                 "Content-Type: application/json; charset=UTF-8\r\n\r\n"
                 '{"name":"notes.txt"}\r\n'
                 f"--{boundary}\r\n"
-                'Content-Disposition: form-data; name="file"; filename="notes.txt"\r\n'
                 "Content-Type: text/plain\r\n\r\n"
                 "hello\r\n"
                 f"--{boundary}--\r\n"
@@ -763,3 +761,37 @@ def test_enum_is_checked_per_item(cli, arrays):
     assert (
         r.exit_code == 2 and "Parameter 'status' must be one of open, closed, draft; got 'bogus'" in r.stderr
     )
+
+
+def test_object_part_in_multipart_form_data(cli, tmp_path, monkeypatch, httpbin):
+    action = dict(BODY_ACTIONS[1], name="upload_form", path="/anything")
+    del action["content_type"]
+    doc = manifest("formjson", httpbin.url, [action])
+    monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(write_manifests(tmp_path / "m", doc)))
+    monkeypatch.setenv("SYNTHRAL_FORMJSON_TOKEN", "fj-token-1")
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    r, req = run_json(
+        cli,
+        "invoke",
+        "formjson",
+        "upload_form",
+        "-p",
+        'metadata={"name": "n"}',
+        "-p",
+        f"file=@{f}",
+        "--dry-run",
+    )
+    assert req["body"].startswith(
+        "--synthral-dry-run-boundary\r\n"
+        'Content-Disposition: form-data; name="metadata"\r\n'
+        "Content-Type: application/json; charset=UTF-8\r\n\r\n"
+        '{"name":"n"}\r\n'
+    )
+    r, out = run_json(
+        cli, "invoke", "formjson", "upload_form", "-p", 'metadata={"name": "n"}', "-p", f"file=@{f}"
+    )
+    assert r.exit_code == 0, r.stderr
+    assert out["result"]["form"] == {"metadata": '{"name":"n"}'} and out["result"]["files"] == {
+        "file": "hello"
+    }
