@@ -42,9 +42,12 @@ class FileValue:
 def read_file(path: str) -> bytes:
     try:
         return Path(path).expanduser().read_bytes()
+    except ValueError:  # an embedded NUL (from --data or the Python API; argv cannot hold one)
+        raise UsageError(f"Cannot read {path!r}: not a valid file name.", "Check the path given after '@'.") from None
     except OSError as exc:
+        shown = path if path.isprintable() else repr(path)
         raise UsageError(
-            f"Cannot read {path}: {exc.strerror or exc}.", "Check the path given after '@'."
+            f"Cannot read {shown}: {exc.strerror or exc}.", "Check the path given after '@'."
         ) from None
 
 

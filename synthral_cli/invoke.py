@@ -226,6 +226,25 @@ def conform(param: Parameter, value: Any) -> Any:
     return int(value) if t == "integer" else value
 
 
+def _check_text(param: Parameter, value: Any) -> None:
+    """Text must be UTF-8: a non-UTF-8 byte in argv reaches Python as a lone surrogate."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(param, k)
+            _check_text(param, v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_text(param, v)
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"Parameter {param.name!r} is not valid UTF-8 text.",
+                "Check the encoding of the terminal or file the value came from.",
+            ) from None
+
+
 def check_params(action: Action, values: dict[str, Any], slug: str = "SLUG") -> dict[str, Any]:
     """Unknown names, types, enums, defaults and required parameters, in manifest order."""
     unknown = [k for k in values if action.parameter(k) is None]
@@ -235,6 +254,7 @@ def check_params(action: Action, values: dict[str, Any], slug: str = "SLUG") -> 
     missing = []
     for p in action.parameters:
         if p.name in values and values[p.name] is not None:
+            _check_text(p, values[p.name])
             v = conform(p, values[p.name])
             for item in v if p.type == "array" and isinstance(v, list) else [v]:
                 if p.enum and item not in p.enum:
@@ -308,9 +328,20 @@ class PreparedRequest:
         return "\n".join(lines)
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def _check_header(name: str, value: str) -> str:
-    if any(c in value for c in "\r\n\0") or any(c in name for c in "\r\n\0: "):
+    """Refuse what could inject or break a header; the value is never echoed (it may be a secret)."""
+    if not _TOKEN.fullmatch(name):
+        raise UsageError(f"{name!r} is not a valid header name.", "Use letters, digits and - (e.g. X-Request-Id).")
+    if any(c in value for c in "\r\n\0"):
         raise UsageError(f"Header {name!r} may not contain line breaks.", "Remove CR/LF from the value.")
+    if not value.isascii() or any(c < " " and c != "\t" or c == "\x7f" for c in value):
+        raise UsageError(
+            f"Header {name!r} holds non-ASCII or control characters, which HTTP headers cannot carry.",
+            "Pass plain ASCII text (encode the value if the API expects it, e.g. JSON with \\u escapes).",
+        )
     return value
 
 
@@ -822,13 +853,18 @@ def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, A
                 "Give a path relative to the base URL, e.g. /users/me.",
             )
         path = path[len(base.rstrip("/")) :]
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"The path {path!r} is not valid UTF-8 text.", "Check the terminal's encoding.") from None
     loc = "query" if method in {"GET", "HEAD", "DELETE"} else "body"
     types = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
     raw = {
         "name": "request",
         "description": f"{method} {path}",
         "method": method,
-        "path": path.replace("{", "%7B").replace("}", "%7D"),
+        # spaces, controls, non-ASCII, # and {} are escaped; an existing %XX and ?a=b stay as given
+        "path": quote(path, safe="/?&=%:@!$'()*+,;[]~"),
         "idempotent": method in {"GET", "HEAD", "PUT", "DELETE"},
         "parameters": [
             {"name": k, "in": loc, "type": types.get(type(v), "string")} for k, v in values.items()

@@ -315,14 +315,19 @@ def _field_path(doc: Any, path: list[Any]) -> str:
             name = None
             if isinstance(node, list) and part < len(node) and isinstance(node[part], dict):
                 name = node[part].get("name")
-            out[-1:] = [f"{out[-1] if out else ''}[{name if isinstance(name, str) else part}]"]
+            out[-1:] = [f"{out[-1] if out else ''}[{_printable(name) if isinstance(name, str) else part}]"]
         else:
-            out.append(str(part))
+            out.append(_printable(str(part)))
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             node = None
     return ".".join(out) or "(top)"
+
+
+def _printable(text: str) -> str:
+    """A name from the file as it can appear in a one-line problem (line breaks escaped)."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _message(err: Any) -> str:
@@ -343,10 +348,30 @@ def _is_safe_url(url: str) -> bool:
     return m is not None
 
 
+def _not_json(doc: Any, node: Any, path: list[Any]) -> list[str]:
+    """YAML values that JSON cannot hold (dates, timestamps, binary, non-text keys), as problems."""
+    if isinstance(node, dict):
+        out: list[str] = []
+        for k, v in node.items():
+            if isinstance(k, str):
+                out += _not_json(doc, v, [*path, k])
+            else:
+                out.append(f"{_field_path(doc, path)}: the key {k!r} must be text (quote it)")
+        return out
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _not_json(doc, v, [*path, i])]
+    if node is None or isinstance(node, (str, bool, int, float)):
+        return []
+    return [f"{_field_path(doc, path)}: {str(node)!r} is a YAML {type(node).__name__}, not text (quote it)"]
+
+
 def validate_dict(doc: Any) -> list[str]:
     """Every problem in one manifest, as ``field.path: message`` strings (empty when valid)."""
     if not isinstance(doc, dict):
         return ["(top): a manifest must be a YAML mapping"]
+    not_json = _not_json(doc, doc, [])
+    if not_json:  # a YAML date or a numeric key would break the JSON catalogue cache
+        return not_json
     problems = []
     for err in sorted(_schema_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         problems.append(f"{_field_path(doc, list(err.absolute_path))}: {_message(err)}")
@@ -502,7 +527,7 @@ def validate_file(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
     except Exception as exc:  # yaml.YAMLError and friends: the loader's message names the line
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = _printable(getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0])
         return None, [f"{path}: {where}: invalid YAML: {problem}"]
     problems = validate_dict(doc)
     if not problems and path.stem != doc["slug"]:

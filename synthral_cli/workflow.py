@@ -190,20 +190,20 @@ def check_flow(flow: Flow, inputs: Mapping[str, Any] | None, runner: StepRunner 
                 head = _split(expr)
             except ValueError:
                 raise UsageError(
-                    f"step {step.name!r}: {{{{{expr}}}}} is not a valid reference.",
+                    f"step {step.name!r}: {{{{{_shown(expr)}}}}} is not a valid reference.",
                     "Write {{input.name}} or {{step_name.path.to.value}} (arrays: items[0]).",
                 ) from None
             root = head[0]
             if root == "input":
                 if inputs is not None and len(head) > 1 and head[1] not in inputs:
                     raise UsageError(
-                        f"step {step.name!r}: {{{{{expr}}}}} needs the input {head[1]!r}, which was not given.",
+                        f"step {step.name!r}: {{{{{_shown(expr)}}}}} needs the input {head[1]!r}, which was not given.",
                         f"Pass it: synthral run FLOW --input {head[1]}=VALUE",
                     )
             elif root not in earlier:
                 later = any(s.name == root for s in flow.steps)
                 raise UsageError(
-                    f"step {step.name!r}: {{{{{expr}}}}} refers to "
+                    f"step {step.name!r}: {{{{{_shown(expr)}}}}} refers to "
                     + (f"step {root!r}, which runs later." if later else f"an unknown step {root!r}."),
                     "A step can use the inputs and the outputs of the steps before it.",
                 )
@@ -239,8 +239,19 @@ class Placeholder:
         return f"<{self.expr}>"
 
 
+def _shown(expr: str) -> str:
+    """An expression as it can appear in a one-line message (line breaks escaped)."""
+    return expr if expr.isprintable() else repr(expr)[1:-1]
+
+
 def lookup(expr: str, context: Mapping[str, Any], step: str) -> Any:
-    parts = _split(expr)
+    try:
+        parts = _split(expr)
+    except ValueError:
+        raise UsageError(
+            f"step {step!r}: {{{{{_shown(expr)}}}}} is not a valid reference.",
+            "Write {{input.name}} or {{step_name.path.to.value}} (arrays: items[0]).",
+        ) from None
     node: Any = context
     walked: list[str] = []
     for part in parts:
@@ -262,7 +273,7 @@ def lookup(expr: str, context: Mapping[str, Any], step: str) -> Any:
 def _missing(step: str, expr: str, found: str) -> UsageError:
     where = f" ({found} has no such key or index)" if found else ""
     return UsageError(
-        f"step {step!r}: {{{{{expr}}}}} does not resolve{where}.",
+        f"step {step!r}: {{{{{_shown(expr)}}}}} does not resolve{where}.",
         "Check the path against the earlier step's output (run with --json to see it).",
     )
 

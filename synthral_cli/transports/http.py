@@ -185,7 +185,10 @@ def parse_body(resp: httpx.Response) -> tuple[Any, bool]:
         except ValueError:
             pass
     if ctype.startswith(_TEXT_TYPES) or "json" in ctype or "xml" in ctype:
-        return resp.text, False
+        try:
+            return resp.text, False
+        except (UnicodeError, LookupError):  # charset=utf-16 without a BOM, and the like
+            return content.decode("utf-8", "replace"), False
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
@@ -208,14 +211,20 @@ def error_message(inv: Invocation, body: Any) -> str | None:
     for path in [*paths, *DEFAULT_MESSAGE_PATHS]:
         value = get_path(body, path) if isinstance(body, (dict, list)) else None
         if isinstance(value, (str, int, float)) and str(value).strip():
-            return str(value).strip()
+            return _one_line(str(value))
     if isinstance(body, str):
         xml = xml_error(body)
         if xml:
-            return xml
+            return _one_line(xml)
     if isinstance(body, str) and body.strip() and len(body) < 300 and "<html" not in body.lower():
-        return body.strip()
+        return _one_line(body)
     return None
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    """A provider's message as one line of at most ``limit`` characters (the error contract)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _xml_text(body: str, tag: str) -> str | None:
