@@ -197,7 +197,8 @@ def check_flow(flow: Flow, inputs: Mapping[str, Any] | None, runner: StepRunner 
             if root == "input":
                 if inputs is not None and len(head) > 1 and head[1] not in inputs:
                     raise UsageError(
-                        f"step {step.name!r}: {{{{{_shown(expr)}}}}} needs the input {head[1]!r}, which was not given.",
+                        f"step {step.name!r}: {{{{{_shown(expr)}}}}} needs the input {head[1]!r}, "
+                        "which was not given.",
                         f"Pass it: synthral run FLOW --input {head[1]}=VALUE",
                     )
             elif root not in earlier:

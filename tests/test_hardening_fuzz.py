@@ -135,7 +135,14 @@ def _dry_run_each_action(doc: dict[str, Any]) -> None:
     fields = {f["name"]: f"<{f['name']}>" for f in m.auth.get("fields", [])}
     fields.update({k: f"<{k}>" for k in ("access_token", "token", "api_key", "username", "password")})
     cred = Credential(m.slug, "default", m.auth_type, fields, {}, None, "placeholder")
-    samples = {"string": "x", "integer": 1, "number": 1.5, "boolean": True, "array": ["a"], "object": {"k": "v"}}
+    samples = {
+        "string": "x",
+        "integer": 1,
+        "number": 1.5,
+        "boolean": True,
+        "array": ["a"],
+        "object": {"k": "v"},
+    }
     for action in m.actions:
         if any(p.type == "file" for p in action.parameters):
             continue
@@ -212,7 +219,9 @@ def test_arbitrary_yaml_text_is_a_problem_list_never_a_crash(tmp_path_factory, s
     body = raw if raw is not None else _mutate_text(source, edits)
     folder = tmp_path_factory.mktemp("y")
     path = folder / f"{sample}.yaml"
-    path.write_bytes(body.encode("utf-8", "surrogateescape") if raw is None else body.encode("utf-8", "replace"))
+    path.write_bytes(
+        body.encode("utf-8", "surrogateescape") if raw is None else body.encode("utf-8", "replace")
+    )
     doc, problems = validate_file(path)
     assert (doc is None) == bool(problems)
     for p in problems:
@@ -256,7 +265,9 @@ PARAMS = [
     {"name": "meta", "in": "body", "type": "object"},
     {"name": "title", "in": "body", "type": "string", "default": "untitled"},
 ]
-ACTION = Action({"name": "thing", "description": "d", "method": "POST", "path": "/a/{id}/b", "parameters": PARAMS})
+ACTION = Action(
+    {"name": "thing", "description": "d", "method": "POST", "path": "/a/{id}/b", "parameters": PARAMS}
+)
 NAMES = [p["name"] for p in PARAMS]
 
 
@@ -272,8 +283,11 @@ def _prepare(m: Manifest, action: Action, params: dict[str, Any], token: str = "
 
 
 pair = st.one_of(
-    st.tuples(st.sampled_from([*NAMES, "nope"]) | text, st.sampled_from(["=", ":="]), text | json_values.map(json.dumps))
-    .map(lambda t: "".join(t)),
+    st.tuples(
+        st.sampled_from([*NAMES, "nope"]) | text,
+        st.sampled_from(["=", ":="]),
+        text | json_values.map(json.dumps),
+    ).map(lambda t: "".join(t)),
     text,
 )
 
@@ -288,7 +302,10 @@ def _check_wire(req: PreparedRequest) -> None:
 
 
 @PROPERTY
-@given(pairs=st.lists(pair, max_size=6), data=st.none() | text | st.dictionaries(text, json_values).map(json.dumps))
+@given(
+    pairs=st.lists(pair, max_size=6),
+    data=st.none() | text | st.dictionaries(text, json_values).map(json.dumps),
+)
 def test_parameter_parser_types_or_refuses(tmp_path, monkeypatch, pairs, data):
     count()
     monkeypatch.chdir(tmp_path)  # a random @FILE can only name something in an empty folder
@@ -380,7 +397,9 @@ def test_header_values_cannot_inject_headers(value, token, name):
     m = fuzz_manifest()
     http = Manifest(yaml.safe_load((bundled_dir() / "http.yaml").read_text(encoding="utf-8")))
     for build in (
-        lambda: _prepare(m, ACTION, check_params(ACTION, {"id": "1", "X-Trace": value}, "fuzz"), token=token or "t"),
+        lambda: _prepare(
+            m, ACTION, check_params(ACTION, {"id": "1", "X-Trace": value}, "fuzz"), token=token or "t"
+        ),
         lambda: Invocation(
             http,
             http.action("request"),
@@ -403,9 +422,14 @@ def test_header_values_cannot_inject_headers(value, token, name):
 # Workflow interpolation
 
 
-EXPR = st.lists(st.sampled_from(["input", "s1", "data", "items", "[0]", "[99]", ".", "x", "0", "{", "}", " "]) | text, max_size=5).map("".join)
+EXPR = st.lists(
+    st.sampled_from(["input", "s1", "data", "items", "[0]", "[99]", ".", "x", "0", "{", "}", " "]) | text,
+    max_size=5,
+).map("".join)
 TEMPLATE = st.lists(st.one_of(text, EXPR.map(lambda e: "{{" + e + "}}")), max_size=4).map("".join)
-TEMPLATES = st.recursive(TEMPLATE, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(text, kids, max_size=3), max_leaves=6)
+TEMPLATES = st.recursive(
+    TEMPLATE, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(text, kids, max_size=3), max_leaves=6
+)
 
 
 @PROPERTY
@@ -433,7 +457,20 @@ def test_interpolated_values_are_not_interpolated_again(secret):
 
 
 @PROPERTY
-@given(doc=json_values | st.fixed_dictionaries({"steps": st.lists(st.dictionaries(st.sampled_from(["name", "type", "config", "continue_on_error"]), json_values | TEMPLATES), max_size=3)}), items=st.lists(text, max_size=3))
+@given(
+    doc=json_values
+    | st.fixed_dictionaries(
+        {
+            "steps": st.lists(
+                st.dictionaries(
+                    st.sampled_from(["name", "type", "config", "continue_on_error"]), json_values | TEMPLATES
+                ),
+                max_size=3,
+            )
+        }
+    ),
+    items=st.lists(text, max_size=3),
+)
 def test_flow_structure_and_inputs_are_checked_cleanly(doc, items):
     count()
     try:
@@ -487,7 +524,10 @@ def test_any_answer_parses_or_is_a_one_line_provider_error(status, ctype, body, 
     m = Manifest(manifest("fuzz", BASE, [ACTION.raw], **extra))
     inv = Invocation(m, ACTION, {"id": "1"}, None, Options())
     resp = httpx.Response(
-        status, headers={"Content-Type": ctype} if ctype else {}, content=body, request=httpx.Request("GET", BASE)
+        status,
+        headers={"Content-Type": ctype} if ctype else {},
+        content=body,
+        request=httpx.Request("GET", BASE),
     )
     value, binary = parse_body(resp)
     msg = error_message(inv, value)
@@ -503,7 +543,9 @@ def test_any_answer_parses_or_is_a_one_line_provider_error(status, ctype, body, 
 
 
 @CLI_PROPERTY
-@given(status=st.sampled_from([200, 201, 204, 400, 401, 404, 418, 500, 503, 299, 599]), ctype=CTYPES, body=BODIES)
+@given(
+    status=st.sampled_from([200, 201, 204, 400, 401, 404, 418, 500, 503, 299, 599]), ctype=CTYPES, body=BODIES
+)
 def test_cli_against_a_server_answering_anything(cli, tmp_path_factory, monkeypatch, status, ctype, body):
     count()
     peer = SERVER()
