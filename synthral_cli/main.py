@@ -71,6 +71,16 @@ def fast_path(argv: list[str]) -> int | None:
 
         ui.error(exc.message, exc.hint)
         return exc.exit_code
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:  # like app.SynthralGroup: one line and exit 70, never a raw traceback
+        from . import ui
+
+        ui.error(
+            f"unexpected error: {type(exc).__name__}: {exc}",
+            "This is a bug in synthral; rerun with --debug for the traceback and report it.",
+        )
+        return 70
     return 0
 
 
