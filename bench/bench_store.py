@@ -139,7 +139,7 @@ def main() -> None:
         med, best = whole_process(args, env, opts.runs)
         print(f"  synthral {' '.join(args):<28} {med:6.0f} ms / {best:4.0f} ms")
     # What `connections list` costs without Typer (the shape of main.py's fast path): the same
-    # store and ui calls as cli/connections.py render_list.
+    # store and ui calls as views.list_connections.
     med, best = whole_process_py(NO_TYPER_LIST, env, opts.runs)
     print(f"  {'connections list, no Typer (python -c)':<37} {med:6.0f} ms / {best:4.0f} ms")
     shutil.rmtree(config)

@@ -1,7 +1,8 @@
 """The console-script entry point, kept free of heavy imports.
 
-Scripts call ``synthral connectors list --json`` and ``synthral --version`` hundreds of times a
-day, and importing Typer alone costs ~60 ms. These read-only hot commands are therefore parsed
+Scripts call ``synthral connectors list --json``, ``synthral connections list`` and
+``synthral --version`` hundreds of times a day, and importing Typer alone costs ~60 ms. These
+read-only hot commands are therefore parsed
 here with a tiny exact parser and run without Typer; anything this parser does not fully
 understand (``--help``, an unknown or malformed option, any other command) goes to the Typer app,
 which owns the documented behaviour and messages. Both paths call the same core and ``ui``
@@ -50,22 +51,27 @@ def fast_path(argv: list[str]) -> int | None:
 
         sys.stdout.write(f"synthral {__version__}\n")
         return 0
-    if argv[:2] == ["connectors", "list"]:
-        rest = argv[2:]
-    elif argv[:1] == ["list"]:
-        rest = argv[1:]
+    if argv[:2] == ["connections", "list"] and argv[2:] in ([], ["--json"]):
+        from .views import list_connections as view
+
+        opts: dict[str, object] | None = {"as_json": argv[2:] == ["--json"]}
     else:
-        return None
-    opts = _parse_list(rest)
-    if opts is None:
-        return None
+        if argv[:2] == ["connectors", "list"]:
+            rest = argv[2:]
+        elif argv[:1] == ["list"]:
+            rest = argv[1:]
+        else:
+            return None
+        opts = _parse_list(rest)
+        if opts is None:
+            return None
+        from .views import list_connectors as view
     from .errors import SynthralError
 
     try:
         from .runtime import Runtime
-        from .views import list_connectors
 
-        list_connectors(Runtime(), **opts)  # type: ignore[arg-type]
+        view(Runtime(), **opts)  # type: ignore[arg-type]
     except SynthralError as exc:
         from . import ui
 

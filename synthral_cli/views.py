@@ -27,3 +27,54 @@ def list_connectors(
         ],
         title=f"{len(found)} connectors",
     )
+
+
+def _relative(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    delta = int(ts - now)
+    span = abs(delta)
+    text = f"{span // 86400}d" if span >= 86400 else f"{span // 3600}h" if span >= 3600 else f"{span // 60}m"
+    return f"in {text}" if delta > 0 else f"expired {text} ago"
+
+
+def list_connections(rt: Any, as_json: bool = False) -> None:
+    """``connections list``: metadata only, no cryptography, no sqlite-utils."""
+    from . import ui
+    from .settings import Settings
+    from .store import Store, connection_rows, iso_times
+
+    settings = Settings(rt.env)
+    store = Store.open(settings)
+    try:
+        rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
+        if settings.nango_secret_key:  # issue 7: merge the connections Nango holds
+            from .oauth.nango import merge_rows
+
+            rows, note = merge_rows(settings, store, rows, lambda: rt.catalogue.summaries())
+            if note:
+                ui.warn(note)
+    finally:
+        store.close()
+    if as_json:
+        ui.print_json({"connections": iso_times(rows), "total_count": len(rows)})
+        return
+    import time
+
+    now = time.time()
+    ui.table(
+        ["slug", "connection", "method", "scopes", "expires", "health", "source"],
+        [
+            (
+                r["connector_slug"],
+                r["connection"],
+                r["method"] or "-",
+                " ".join(r["scopes"]) or "-",
+                _relative(r["expires_at"], now),
+                r["health"] + (" (re-authorize)" if r["needs_reauth"] else ""),
+                r["source"],
+            )
+            for r in rows
+        ],
+        title=f"{len(rows)} connections",
+    )

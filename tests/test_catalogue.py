@@ -374,6 +374,8 @@ def test_catalogue_commands_do_not_import_heavy_libraries(config_dir):
         ["list", "--status", "stable"],
         ["connectors", "list"],
         ["--version"],
+        ["connections", "list"],
+        ["connections", "list", "--json"],
     ],
 )
 def test_fast_path_matches_the_typer_command(argv, cli, capsys):
@@ -391,7 +393,8 @@ def test_fast_path_matches_the_typer_command(argv, cli, capsys):
 @pytest.mark.parametrize(
     "argv",
     [["list", "--help"], ["list", "--category"], ["list", "--json", "--json-x"], ["list", "extra"],
-     ["list", "--search", "a", "--search", "b"], ["show", "slack"], ["--version", "x"], []],
+     ["list", "--search", "a", "--search", "b"], ["show", "slack"], ["--version", "x"], [],
+     ["connections", "list", "--help"], ["connections", "list", "--json", "x"]],
 )
 def test_fast_path_leaves_everything_else_to_typer(argv):
     from synthral_cli.main import fast_path

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
 import typer
@@ -24,55 +23,6 @@ PASSPHRASE_ENV = typer.Option(
 )
 
 
-def _relative(ts: float | None, now: float) -> str:
-    if ts is None:
-        return "-"
-    delta = int(ts - now)
-    span = abs(delta)
-    text = f"{span // 86400}d" if span >= 86400 else f"{span // 3600}h" if span >= 3600 else f"{span // 60}m"
-    return f"in {text}" if delta > 0 else f"expired {text} ago"
-
-
-def render_list(rt: Any, as_json: bool) -> None:
-    """``connections list`` without Typer: metadata only, no cryptography, no sqlite-utils."""
-    from .. import ui
-    from ..settings import Settings
-    from ..store import Store, connection_rows, iso_times
-
-    settings = Settings(rt.env)
-    store = Store.open(settings)
-    try:
-        rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
-        if settings.nango_secret_key:  # issue 7: merge the connections Nango holds
-            from ..oauth.nango import merge_rows
-
-            rows, note = merge_rows(settings, store, rows, lambda: rt.catalogue.summaries())
-            if note:
-                ui.warn(note)
-    finally:
-        store.close()
-    if as_json:
-        ui.print_json({"connections": iso_times(rows), "total_count": len(rows)})
-        return
-    now = time.time()
-    ui.table(
-        ["slug", "connection", "method", "scopes", "expires", "health", "source"],
-        [
-            (
-                r["connector_slug"],
-                r["connection"],
-                r["method"] or "-",
-                " ".join(r["scopes"]) or "-",
-                _relative(r["expires_at"], now),
-                r["health"] + (" (re-authorize)" if r["needs_reauth"] else ""),
-                r["source"],
-            )
-            for r in rows
-        ],
-        title=f"{len(rows)} connections",
-    )
-
-
 @app.command("list")
 def list_connections(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List stored connections: method, scopes, expiry, health and where the credential comes from.
@@ -81,7 +31,9 @@ def list_connections(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: synthral connections list --json
     """
-    render_list(runtime(ctx), as_json)
+    from ..views import list_connections as render
+
+    render(runtime(ctx), as_json)
 
 
 @app.command("remove")
