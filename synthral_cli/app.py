@@ -101,22 +101,19 @@ def root(
 
 
 def _register() -> None:
-    from .cli import completion, connectors
+    """One line per command group; each module imports only Typer at module level."""
+    from .cli import authorize, completion, configure, connections, connectors, invoke, nango, run, store
 
     app.add_typer(connectors.app, name="connectors")
     connectors.add_aliases(app)
-    completion.register(app)
-    from .cli import configure, connections, store  # issue 3: the encrypted store
     app.add_typer(connections.app, name="connections")
     app.add_typer(store.app, name="store")
     configure.register_command(app)
-    from .cli import authorize; authorize.register(app)  # noqa: E702 - issue 4: authorize, refresh, token
-    from .cli import invoke  # issue 5: invoke, request, test
-    invoke.register(app)
-    from .cli import nango; app.add_typer(nango.app, name="nango")  # noqa: E702 - issue 7: Nango backend
-    from .cli import run  # issue 8: workflows
-
+    authorize.register(app)  # authorize, refresh, token
+    invoke.register(app)  # invoke, request, test
     run.register(app)
+    app.add_typer(nango.app, name="nango")
+    completion.register(app)
 
 
 _register()
