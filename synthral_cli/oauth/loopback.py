@@ -62,6 +62,9 @@ def _page(title: str, body: str) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # rebinding a fixed --port right after a run (TIME_WAIT)
+    # A backlog of 5 (the default) lets a handful of idle connections push the browser's one
+    # into SYN retries (1 s, 3 s, ...); each accepted connection gets its own thread anyway.
+    request_queue_size = 128
     owner: CallbackServer
 
 
