@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _LIST_OPTIONS = {"--category": "category", "--status": "status", "--search": "search"}
 
@@ -51,10 +55,11 @@ def fast_path(argv: list[str]) -> int | None:
 
         sys.stdout.write(f"synthral {__version__}\n")
         return 0
+    view: Callable[..., None]
     if argv[:2] == ["connections", "list"] and argv[2:] in ([], ["--json"]):
         from .views import list_connections as view
 
-        opts: dict[str, object] | None = {"as_json": argv[2:] == ["--json"]}
+        opts: dict[str, object] = {"as_json": argv[2:] == ["--json"]}
     else:
         if argv[:2] == ["connectors", "list"]:
             rest = argv[2:]
@@ -62,16 +67,17 @@ def fast_path(argv: list[str]) -> int | None:
             rest = argv[1:]
         else:
             return None
-        opts = _parse_list(rest)
-        if opts is None:
+        parsed = _parse_list(rest)
+        if parsed is None:
             return None
+        opts = parsed
         from .views import list_connectors as view
     from .errors import SynthralError
 
     try:
         from .runtime import Runtime
 
-        view(Runtime(), **opts)  # type: ignore[arg-type]
+        view(Runtime(), **opts)
     except SynthralError as exc:
         from . import ui
 

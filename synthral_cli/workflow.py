@@ -441,13 +441,16 @@ class SynthralRunner:
     def run_connector(
         self, slug: str, action: str, params: dict[str, Any], connection: str, *, dry_run: bool
     ) -> Any:
-        from .invoke import invoke
+        from .invoke import PreparedRequest, invoke
 
         out = invoke(self.sy, slug, action, params, self._options(connection, dry_run))
-        return out.to_dict() if dry_run else out.result
+        if isinstance(out, PreparedRequest):
+            return out.to_dict()
+        return out.result
 
     def run_http(self, request: dict[str, Any], *, dry_run: bool) -> Any:
-        from .invoke import Action, Invocation, check_params
+        from .invoke import Invocation, check_params
+        from .manifest import Action
         from .transports.http import deliver
 
         manifest = self.sy.connector("http")
