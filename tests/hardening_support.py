@@ -191,3 +191,64 @@ def http_answer(status: int, body: bytes, ctype: str = "application/json", extra
         f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
         f"Connection: close\r\n{extra}\r\n"
     ).encode() + body
+
+
+class TLSPeer:
+    """An HTTPS server on 127.0.0.1 with a certificate from a private trustme CA, answering
+    every path from ``routes`` (path -> (status, JSON body)); ``ca_file`` is the CA's PEM."""
+
+    def __init__(self, tmp: Path, routes: dict[str, tuple[int, Any]]) -> None:
+        import ssl
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import trustme
+
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_file = str(tmp / "private-ca.pem")
+        ca.cert_pem.write_to_path(self.ca_file)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(ctx)
+        self.routes = routes
+        self.requests: list[tuple[str, str, bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.requests.append((self.command, self.path, body))
+                status, payload = outer.routes.get(self.path.split("?")[0], (404, {"error": "no route"}))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self) -> Any:
+                conn, addr = self.socket.accept()
+                return ctx.wrap_socket(conn, server_side=True), addr
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client refusing our certificate is the point of the test
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -206,6 +206,21 @@ def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[st
     )
 
 
+def tls_verify(ca_bundle: str | None) -> Any:
+    """httpx's ``verify``: an SSL context trusting ``ca_bundle`` (a PEM file), else the system's.
+    (A path string is deprecated in httpx 0.28 and a bad file would fail deep inside Authlib.)"""
+    if not ca_bundle:
+        return True
+    import ssl
+
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(
+            f"Cannot use the CA bundle {ca_bundle}: {exc}.", "Point SYNTHRAL_CA_BUNDLE at a PEM file."
+        ) from None
+
+
 @contextmanager
 def _client(
     manifest: Manifest, app: ClientApp, *, ca_bundle: str | None = None, **kwargs: Any
@@ -217,7 +232,7 @@ def _client(
         token_endpoint_auth_method=method,
         revocation_endpoint_auth_method=method,
         timeout=HTTP_TIMEOUT,
-        verify=ca_bundle or True,
+        verify=tls_verify(ca_bundle),
         **kwargs,
     )
     with client:
@@ -238,6 +253,13 @@ def _oauth_failure(manifest: Manifest, what: str, exc: BaseException) -> AuthErr
     return AuthError(message, f"Run `synthral authorize {manifest.slug}` to connect again.")
 
 
+def _has_request(exc: Exception) -> bool:
+    try:
+        return exc.request is not None  # type: ignore[attr-defined]
+    except RuntimeError:  # httpx raises when the error carries no request
+        return False
+
+
 def _token_call(manifest: Manifest, what: str, call: Callable[[], Any]) -> Any:
     """Run an Authlib call, turning its errors into synthral's."""
     import httpx
@@ -254,6 +276,12 @@ def _token_call(manifest: Manifest, what: str, call: Callable[[], Any]) -> Any:
             status=exc.response.status_code,
         ) from None
     except httpx.HTTPError as exc:
+        if "certificate verify failed" in str(exc).lower():
+            host = urlsplit(str(exc.request.url)).netloc if _has_request(exc) else manifest.slug
+            raise NetworkError(
+                f"The TLS certificate of {host} is not trusted ({manifest.slug} {what}).",
+                "For a private CA or a TLS proxy set SYNTHRAL_CA_BUNDLE to its PEM file.",
+            ) from None
         raise NetworkError(
             f"Could not reach {manifest.slug}'s token endpoint for the {what}: {exc}",
             "Check the network connection (and SYNTHRAL_CA_BUNDLE behind a TLS proxy), then retry.",
@@ -458,7 +486,7 @@ def device_flow(
         data["client_secret"] = app.client_secret
     url = endpoint(manifest, "device_authorization_url", config)
     try:
-        with httpx.Client(timeout=HTTP_TIMEOUT, verify=ca_bundle or True) as http:
+        with httpx.Client(timeout=HTTP_TIMEOUT, verify=tls_verify(ca_bundle)) as http:
             resp = http.post(url, data=data, auth=auth, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise NetworkError(
