@@ -11,9 +11,14 @@ MASK = "***"
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 # Values that look like credentials even when they were never registered.
+# "Bearer x", "Basic x", GitHub-style "token ghp_..." (a long value with a digit, so prose such as
+# "the security token included in ..." is left alone), and secret-named query/form fields
+# (``code=`` but not ``user_code=``, which the device flow must show).
 _SHAPES = re.compile(
-    r"(?i)(\b(?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}"
-    r"|((?:access_token|refresh_token|client_secret|password|api_key|apikey|code|token)=)[^&\s\"']+"
+    r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
+    r"|(\btoken\s+)(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,}"
+    r"|((?<![A-Za-z0-9_])(?:access_token|refresh_token|id_token|client_secret|password|api_key|apikey|code|token)=)"
+    r"[^&\s\"']+"
 )
 
 
@@ -33,7 +38,7 @@ def redact(text: str) -> str:
             ordered = sorted(_secrets, key=len, reverse=True)
             _pattern = re.compile("|".join(re.escape(s) for s in ordered))
         text = _pattern.sub(MASK, text)
-    return _SHAPES.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
+    return _SHAPES.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + MASK, text)
 
 
 def clear() -> None:
