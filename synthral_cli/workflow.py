@@ -455,6 +455,8 @@ class SynthralRunner:
 
         manifest = self.sy.connector("http")
         action = Action({**manifest.action("request").raw, "auth": False})
+        if dry_run:  # an earlier step's output is not known yet: show "<step.path>" in the body
+            request = printable(request)
         params = check_params(action, {k: v for k, v in request.items() if v is not None}, "http")
         inv = Invocation(manifest, action, params, None, self._options("default", dry_run))
         if dry_run:
