@@ -35,11 +35,24 @@ def print_json(data: Any) -> None:
     piped, it is one compact line (json's C encoder is only used without indentation, and
     ``jq`` does not care)."""
     indent = 2 if is_terminal(sys.stdout) else None
-    sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False, default=str) + "\n")
+    text = json.dumps(data, indent=indent, ensure_ascii=False, default=str)
+    if not _utf8(text):  # a lone surrogate from a provider's "\\ud800" escape: keep it escaped
+        text = json.dumps(data, indent=indent, ensure_ascii=True, default=str)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def echo(text: str = "") -> None:
+    if not _utf8(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     sys.stdout.write(text + "\n")
 
 

@@ -511,6 +511,7 @@ BODIES = st.one_of(
             b"\xff\xfe\x00\x00",
             b'{"errors": [{"message": 3}]}',
             b'{"ok": false}',
+            b'{"\\uda00": "lone surrogate, valid JSON"}',
         ]
     ),
 )
