@@ -277,12 +277,9 @@ def test_custom_fields_from_stdin_as_name_value_lines(provider, cli):
         input="host=smtp.example.org\nusername=bob\npassword=pw-secret-1\n",
     )
     assert r.exit_code == 0, r.stderr
-    assert provider.stored("mailer").secrets == {
-        "host": "smtp.example.org",
-        "username": "bob",
-        "password": "pw-secret-1",
-        "port": "587",
-    }
+    stored = provider.stored("mailer")
+    assert stored.secrets == {"password": "pw-secret-1"}  # only secret fields are encrypted
+    assert stored.config == {"host": "smtp.example.org", "username": "bob", "port": "587"}
     missing = cli("authorize", "mailer", "--with-token", input="host=h\nusername=bob\n")
     assert missing.exit_code == 2 and "needs password" in missing.stderr
     bad = cli("authorize", "mailer", "--with-token", input="just-a-secret\n")
