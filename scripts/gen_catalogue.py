@@ -27,7 +27,7 @@ DASH = "\u2014"
 
 def load_bundled() -> list[Any]:
     """The bundled manifests (no user folders, no cache), via the package's loader."""
-    from synthral_cli.manifest import load_catalogue
+    from synthral_cli.catalogue import load_catalogue
 
     catalogue = load_catalogue([], None)
     if catalogue.problems:

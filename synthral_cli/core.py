@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .manifest import Catalogue, Manifest, load_catalogue, validate_paths
+from .catalogue import Catalogue, load_catalogue
+from .manifest import Manifest
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class Synthral:
 
     def validate(self, paths: list[Path]) -> tuple[int, list[str]]:
         """Validate manifest files: ``(files checked, ["file: field.path: message", ...])``."""
+        from .validation import validate_paths
+
         return validate_paths(paths)
 
 

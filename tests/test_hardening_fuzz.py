@@ -35,8 +35,9 @@ from synthral_cli.invoke import (
     check_params,
     parse_cli_params,
 )
-from synthral_cli.manifest import Action, Manifest, bundled_dir, validate_dict, validate_file
+from synthral_cli.manifest import Action, Manifest, bundled_dir
 from synthral_cli.transports.http import error_message, interpret, parse_body
+from synthral_cli.validation import validate_dict, validate_file
 from synthral_cli.workflow import check_flow, interpolate, parse_flow, parse_inputs
 from tests.hardening_support import CLI_PROPERTY, PROPERTY, Counter, assert_clean_failure
 from tests.invoke_support import Scripted, manifest, write_manifests
@@ -396,23 +397,24 @@ def test_header_values_cannot_inject_headers(value, token, name):
     count()
     m = fuzz_manifest()
     http = Manifest(yaml.safe_load((bundled_dir() / "http.yaml").read_text(encoding="utf-8")))
-    for build in (
-        lambda: _prepare(
+    for uses_token, build in (
+        (True, lambda: _prepare(
             m, ACTION, check_params(ACTION, {"id": "1", "X-Trace": value}, "fuzz"), token=token or "t"
-        ),
-        lambda: Invocation(
+        )),
+        (False, lambda: Invocation(
             http,
             http.action("request"),
             check_params(http.action("request"), {"url": BASE, "headers": {name: value}}, "http"),
             None,
             Options(dry_run=True),
-        ).prepare(dry_run=True),
+        ).prepare(dry_run=True)),
     ):
         try:
             req = build()
         except Exception as exc:  # noqa: BLE001
             expect_clean(exc)
-            assert token not in exc.message or len(token) < 4  # a refused credential is not echoed
+            if uses_token:  # a refused credential is not echoed (a bad header *name* may be)
+                assert token not in exc.message or len(token) < 4
             continue
         _check_wire(req)
         assert len([k for k, _ in req.headers if k.lower() == "authorization"]) <= 1

@@ -62,7 +62,7 @@ def test_get_path_into_a_top_level_array():
 
 
 def test_validator_checks_paths_and_next_url(tmp_path):
-    from synthral_cli.manifest import validate_dict
+    from synthral_cli.validation import validate_dict
 
     doc = manifest(
         "paths",
@@ -399,7 +399,7 @@ def test_missing_setting_is_a_usage_error_naming_config(cli, settings_manifest):
 
 
 def test_validator_accepts_settings_in_headers_and_inject(settings_manifest):
-    from synthral_cli.manifest import validate_dict
+    from synthral_cli.validation import validate_dict
 
     assert validate_dict(settings_manifest) == []
     bad = json.loads(json.dumps(settings_manifest))
@@ -585,7 +585,7 @@ def test_raw_body_from_a_file(cli, bodies, tmp_path):
 
 
 def test_validator_allows_file_for_raw_only_besides_multipart():
-    from synthral_cli.manifest import validate_dict
+    from synthral_cli.validation import validate_dict
 
     ok = manifest("rawf", "https://r.test", BODY_ACTIONS)
     assert validate_dict(ok) == []
@@ -702,7 +702,7 @@ def test_s3_and_per_action_service_signatures(cli, httpbin, tmp_path, monkeypatc
 
 
 def test_action_aws_service_needs_sigv4():
-    from synthral_cli.manifest import validate_dict
+    from synthral_cli.validation import validate_dict
 
     doc = manifest(
         "nosig",
