@@ -155,11 +155,13 @@ def test_structure_errors(doc, message):
 
 
 def test_check_reports_unknown_connector_with_step_name():
-    flow = parse_flow({"steps": [{"name": "a", "type": "connector", "config": {"connectorType": "nope", "action": "x"}}]})
+    step = {"name": "a", "type": "connector", "config": {"connectorType": "nope", "action": "x"}}
+    flow = parse_flow({"steps": [step]})
     with pytest.raises(UsageError) as info:
         check_flow(flow, {}, Recorder())
     assert info.value.message == "step 'a': Unknown connector 'nope'."
 
 
 def test_interpolate_leaves_plain_values_alone():
-    assert interpolate({"a": 1, "b": [True, None], "c": "no refs"}, {}, "s") == {"a": 1, "b": [True, None], "c": "no refs"}
+    plain = {"a": 1, "b": [True, None], "c": "no refs"}
+    assert interpolate(plain, {}, "s") == plain

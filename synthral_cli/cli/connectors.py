@@ -75,7 +75,8 @@ def _render_actions(manifest: Any) -> None:
     rows = []
     for a in manifest.actions:
         params = ", ".join(f"{p.name}{'*' if p.required else ''}" for p in a.parameters)
-        rows.append((a.name, f"{a.method} {a.path}" if a.path else a.raw.get("transport_op", ""), params, a.description))
+        request = f"{a.method} {a.path}" if a.path else a.raw.get("transport_op", "")
+        rows.append((a.name, request, params, a.description))
     ui.table(["action", "request", "parameters (* required)", "description"], rows, title="actions")
 
 
