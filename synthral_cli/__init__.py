@@ -13,7 +13,6 @@ Use from Python::
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -22,7 +21,10 @@ __version__ = "0.1.0"
 # it (its import is guarded by ``except ImportError``). See README "Performance".
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time
+    from typing import Any
+
     from .core import Synthral
 
 __all__ = ["Synthral", "__version__"]

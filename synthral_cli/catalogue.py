@@ -9,62 +9,128 @@ and modification times of its files. Listing the catalogue reads only small summ
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import zlib
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from .errors import UsageError
 from .manifest import SCHEMA_VERSION, Manifest, _did_you_mean, bundled_dir, summarize
-from .validation import _manifest_files, validate_file
 
-CACHE_FORMAT = 3
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from collections.abc import Iterator
+    from typing import Any
 
-def _fingerprint(entries: list[os.DirEntry[str]]) -> list[list[Any]]:
-    out = []
+CACHE_FORMAT = 6
+
+
+def _manifest_files(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(
+                (e for e in it if e.name.endswith((".yaml", ".yml")) and not e.name.startswith(".")),
+                key=lambda e: e.name,
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _digest(text: str) -> str:
+    """A 64-bit checksum (CRC-32 + Adler-32) for cache keys; not security, and cheaper to import
+    than hashlib, which loads OpenSSL."""
+    data = text.encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+
+
+def _fingerprint(entries: list[os.DirEntry[str]]) -> str:
+    """Names, sizes and modification times of a folder's manifest files, as one checksum."""
+    parts = []
     for e in entries:
         try:
             st = e.stat()
         except OSError:
             continue
-        out.append([e.name, st.st_size, st.st_mtime_ns])
-    return out
+        parts.append(f"{e.name}\0{st.st_size}\0{st.st_mtime_ns}")
+    return f"{len(parts)}:{_digest(chr(10).join(parts))}"
 
 
 def _cache_file(cache_dir: Path, folder: Path, kind: str) -> Path:
-    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-    return cache_dir / f"catalogue-{digest}.{kind}.json"
+    return cache_dir / f"catalogue-{_digest(str(folder.resolve()))}.{kind}.json"
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
+def _write_atomic(path: Path, text: str) -> None:
     """Best effort: a cache that cannot be written is simply rebuilt next time."""
     import tempfile
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
         os.replace(tmp, path)
     except OSError:
         pass
 
 
-@dataclass
-class FolderIndex:
-    """One folder's manifests: slug -> summary, plus per-file problems."""
+def _write_json_atomic(path: Path, data: Any) -> None:
+    _write_atomic(path, json.dumps(data, separators=(",", ":")))
 
-    folder: Path
-    bundled: bool
-    summaries: dict[str, dict[str, Any]]
-    files: dict[str, str]  # slug -> file name
-    problems: list[str]
-    cache_dir: Path | None
-    _full: dict[str, dict[str, Any]] | None = None
+
+def _read_index(path: Path, key: list[Any]) -> tuple[dict[str, str], dict[str, str], list[str]] | None:
+    """The cached index if it was built for ``key``: line 1 is a JSON header (key, slugs, files,
+    problems); each following line is one rendered summary, in the header's slug order. Reading
+    lines is much cheaper than JSON-decoding thousands of summaries."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            lines = f.read().split("\n")
+        header = json.loads(lines[0])
+        if header.get("key") != key:
+            return None
+        rendered = dict(zip(header["slugs"], lines[1:], strict=True))
+        return rendered, dict(header["files"]), list(header["problems"])
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """One summary as ``connectors list --json`` prints it (``ui.print_json`` without indent)."""
+    return json.dumps(summary, ensure_ascii=False)
+
+
+class FolderIndex:
+    """One folder's manifests: slug -> its rendered summary, plus per-file problems.
+
+    Summaries are kept as the JSON text that ``connectors list --json`` prints, so the common
+    listing joins strings instead of parsing and re-encoding every manifest's summary; they are
+    parsed only when something needs the values (filters, tables)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        bundled: bool,
+        fragments: dict[str, str],  # slug -> rendered summary
+        files: dict[str, str],  # slug -> file name, only where it is not <slug>.yaml
+        problems: list[str],
+        cache_dir: Path | None,
+        full: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.folder = folder
+        self.bundled = bundled
+        self.fragments = fragments
+        self.files = files
+        self.problems = problems
+        self.cache_dir = cache_dir
+        self._full = full
+
+    @cached_property
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        parsed = json.loads("[" + ",".join(self.fragments.values()) + "]")
+        return dict(zip(self.fragments, parsed, strict=True))
+
+    def file_name(self, slug: str) -> str:
+        return self.files.get(slug, slug + ".yaml")
 
     def full(self, slug: str) -> dict[str, Any]:
         if self._full is None:
@@ -75,10 +141,12 @@ class FolderIndex:
                         data = json.load(f)
                 except (OSError, ValueError):
                     data = None
-            if not isinstance(data, dict) or set(data) != set(self.summaries):
+            if not isinstance(data, dict) or set(data) != set(self.fragments):
+                from .validation import validate_file
+
                 data = {}
-                for s, name in self.files.items():
-                    doc, _ = validate_file(self.folder / name)
+                for s in self.fragments:
+                    doc, _ = validate_file(self.folder / self.file_name(s))
                     if doc is not None:
                         data[s] = doc
                 if self.cache_dir is not None:
@@ -90,19 +158,15 @@ class FolderIndex:
 def index_folder(folder: Path, *, bundled: bool, cache_dir: Path | None) -> FolderIndex:
     entries = _manifest_files(folder)
     fp = _fingerprint(entries)
-    key = [CACHE_FORMAT, SCHEMA_VERSION, _code_version(), fp]
+    key = [CACHE_FORMAT, SCHEMA_VERSION, _code_version(), str(folder), fp]
     if cache_dir is not None and entries:
-        try:
-            with open(_cache_file(cache_dir, folder, "index"), encoding="utf-8") as f:
-                cached = json.load(f)
-            if cached.get("key") == key:
-                return FolderIndex(
-                    folder, bundled, cached["summaries"], cached["files"], cached["problems"], cache_dir
-                )
-        except (OSError, ValueError, AttributeError, KeyError):
-            pass
-    summaries: dict[str, dict[str, Any]] = {}
-    files: dict[str, str] = {}
+        cached = _read_index(_cache_file(cache_dir, folder, "index"), key)
+        if cached is not None:
+            return FolderIndex(folder, bundled, *cached, cache_dir)
+    from .validation import validate_file
+
+    fragments: dict[str, str] = {}
+    files: dict[str, str] = {}  # only where the file is not <slug>.yaml
     full: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for e in entries:
@@ -110,16 +174,15 @@ def index_folder(folder: Path, *, bundled: bool, cache_dir: Path | None) -> Fold
         if doc is None:
             problems.extend(errs)
             continue
-        summaries[doc["slug"]] = summarize(doc)
-        files[doc["slug"]] = e.name
+        fragments[doc["slug"]] = render_summary(summarize(doc))
+        if e.name != doc["slug"] + ".yaml":
+            files[doc["slug"]] = e.name
         full[doc["slug"]] = doc
     if cache_dir is not None and entries:
         _write_json_atomic(_cache_file(cache_dir, folder, "full"), full)
-        _write_json_atomic(
-            _cache_file(cache_dir, folder, "index"),
-            {"key": key, "summaries": summaries, "files": files, "problems": problems},
-        )
-    return FolderIndex(folder, bundled, summaries, files, problems, cache_dir, full)
+        header = {"key": key, "slugs": list(fragments), "files": files, "problems": problems}
+        _write_atomic(_cache_file(cache_dir, folder, "index"), "\n".join([json.dumps(header), *fragments.values()]))
+    return FolderIndex(folder, bundled, fragments, files, problems, cache_dir, full)
 
 
 def _code_version() -> str:
@@ -128,17 +191,17 @@ def _code_version() -> str:
     return __version__
 
 
-@dataclass
 class Catalogue:
     """The merged catalogue. ``problems`` are broken user manifests (reported, then skipped)."""
 
-    folders: list[FolderIndex] = field(default_factory=list)
+    def __init__(self, folders: list[FolderIndex] | None = None) -> None:
+        self.folders = folders or []
 
     @cached_property
     def _owner(self) -> dict[str, FolderIndex]:
         owner: dict[str, FolderIndex] = {}
         for idx in self.folders:
-            for slug in idx.summaries:
+            for slug in idx.fragments:
                 owner[slug] = idx
         return owner
 
@@ -152,6 +215,10 @@ class Catalogue:
     def summaries(self) -> list[dict[str, Any]]:
         return [self._owner[s].summaries[s] for s in self.slugs()]
 
+    def rendered_summaries(self) -> list[str]:
+        """The summaries as JSON text (see ``render_summary``), in slug order."""
+        return [self._owner[s].fragments[s] for s in self.slugs()]
+
     def __contains__(self, slug: object) -> bool:
         return slug in self._owner
 
@@ -162,7 +229,7 @@ class Catalogue:
                 f"Unknown connector {slug!r}.{_did_you_mean(slug, self.slugs())}",
                 "See them all with: synthral connectors list",
             )
-        return Manifest(idx.full(slug), str(idx.folder / idx.files[slug]), idx.bundled)
+        return Manifest(idx.full(slug), str(idx.folder / idx.file_name(slug)), idx.bundled)
 
     def __iter__(self) -> Iterator[Manifest]:
         return (self.get(s) for s in self.slugs())

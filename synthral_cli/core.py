@@ -9,16 +9,18 @@ The CLI is a thin layer over this module; scripts can use it directly::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .catalogue import Catalogue, load_catalogue
 from .manifest import Manifest
 from .settings import Settings
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from collections.abc import Mapping
+    from typing import Any
+
     from .store import Store
 
 

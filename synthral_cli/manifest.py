@@ -8,12 +8,14 @@ Validation lives in ``validation.py``; loading, merging and caching the catalogu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from .errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
 
 SCHEMA_VERSION = 1
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -59,18 +61,38 @@ def bundled_dir() -> Path:
 # The model: thin typed views over the validated dict, built lazily.
 
 
-@dataclass(frozen=True)
 class Parameter:
-    name: str
-    location: str
-    type: str
-    required: bool = False
-    default: Any = None
-    description: str = ""
-    enum: list[Any] | None = None
-    wire_name: str | None = None
-    secret: bool = False
-    style: str | None = None
+    """One parameter of an action (``in`` is ``location`` here)."""
+
+    __slots__ = ("name", "location", "type", "required", "default", "description", "enum", "wire_name",
+                 "secret", "style")
+
+    def __init__(
+        self,
+        name: str,
+        location: str,
+        type: str,  # noqa: A002 - the manifest's field name
+        required: bool = False,
+        default: Any = None,
+        description: str = "",
+        enum: list[Any] | None = None,
+        wire_name: str | None = None,
+        secret: bool = False,
+        style: str | None = None,
+    ) -> None:
+        self.name = name
+        self.location = location
+        self.type = type
+        self.required = required
+        self.default = default
+        self.description = description
+        self.enum = enum
+        self.wire_name = wire_name
+        self.secret = secret
+        self.style = style
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, in={self.location!r}, type={self.type!r})"
 
     @property
     def wire(self) -> str:
@@ -91,9 +113,14 @@ class Parameter:
         return out
 
 
-@dataclass(frozen=True)
 class Action:
-    raw: dict[str, Any]
+    """A typed view over one action of a validated manifest."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Action({self.raw.get('name')!r})"
 
     @property
     def name(self) -> str:
@@ -158,13 +185,16 @@ class Action:
         }
 
 
-@dataclass(frozen=True)
 class Manifest:
     """One connector. ``raw`` is the validated manifest; ``source`` the file it came from."""
 
-    raw: dict[str, Any]
-    source: str = ""
-    bundled: bool = True
+    def __init__(self, raw: dict[str, Any], source: str = "", bundled: bool = True) -> None:
+        self.raw = raw
+        self.source = source
+        self.bundled = bundled
+
+    def __repr__(self) -> str:
+        return f"Manifest({self.raw.get('slug')!r})"
 
     @property
     def slug(self) -> str:

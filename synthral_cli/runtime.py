@@ -4,7 +4,10 @@ and, lazily, the core ``Synthral``. Free of Typer so the fast entry path can use
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
 
 
 class Runtime:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from collections.abc import Mapping
 
 APP_NAME = "synthral"
 
@@ -57,11 +59,16 @@ def default_config_dir() -> Path:
     return user_config_path(APP_NAME, appauthor=False, roaming=True)
 
 
-@dataclass
 class Paths:
     """Every file synthral reads or writes, derived from one config directory."""
 
-    config_dir: Path
+    __slots__ = ("config_dir",)
+
+    def __init__(self, config_dir: Path) -> None:
+        self.config_dir = config_dir
+
+    def __repr__(self) -> str:
+        return f"Paths({self.config_dir!r})"
 
     @property
     def store(self) -> Path:
@@ -80,11 +87,13 @@ class Paths:
         return self.config_dir / CACHE_DIRNAME
 
 
-@dataclass
 class Settings:
     """What the environment says, read once. Tests build one from a dict."""
 
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    __slots__ = ("env",)
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env: Mapping[str, str] = dict(os.environ) if env is None else env
 
     @property
     def paths(self) -> Paths:

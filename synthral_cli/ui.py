@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from .redact import redact
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from collections.abc import Iterator, Sequence
+    from typing import Any
 
 
 def _rich_console(stderr: bool) -> Any:

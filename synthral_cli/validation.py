@@ -8,7 +8,6 @@ Every problem is a ``field.path: message`` string; files add ``file: `` in front
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -251,19 +250,10 @@ def validate_file(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
     return doc, []
 
 
-def _manifest_files(folder: Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as it:
-            return sorted(
-                (e for e in it if e.name.endswith((".yaml", ".yml")) and not e.name.startswith(".")),
-                key=lambda e: e.name,
-            )
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 def validate_paths(paths: list[Path]) -> tuple[int, list[str]]:
     """Validate files (folders are walked): ``(files checked, problems)``."""
+    from .catalogue import _manifest_files
+
     files: list[Path] = []
     problems: list[str] = []
     for p in paths:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
+
 
 
 def list_connectors(
@@ -14,7 +17,12 @@ def list_connectors(
 ) -> None:
     from . import ui
 
-    rt.catalogue  # noqa: B018 - loads it and reports broken user manifests on stderr
+    catalogue = rt.catalogue  # loads it and reports broken user manifests on stderr
+    if as_json and not (category or status or search) and not ui.is_terminal():
+        # The whole catalogue, piped: join the rendered summaries (what print_json would write).
+        rendered = catalogue.rendered_summaries()
+        ui.echo('{"connectors": [' + ", ".join(rendered) + '], "total_count": ' + str(len(rendered)) + "}")
+        return
     found = rt.sy.connectors(category=category, status=status, search=search)
     if as_json:
         ui.print_json({"connectors": found, "total_count": len(found)})

@@ -280,13 +280,13 @@ def test_unexpected_error_is_one_line_without_debug(cli, monkeypatch):
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(core.Synthral, "connectors", boom)
-    r = cli("list", "--json")
+    r = cli("list", "--json", "--status", "stable")
     assert r.exit_code == 70
     assert r.stderr.splitlines() == [
         "error: unexpected error: RuntimeError: kaboom",
         "  This is a bug in synthral; rerun with --debug for the traceback and report it.",
     ]
-    r = cli("list", "--json", "--debug")
+    r = cli("list", "--json", "--status", "stable", "--debug")
     assert r.exit_code == 70
     assert "Traceback (most recent call last)" in r.stderr
 
@@ -407,3 +407,23 @@ def test_fast_path_reports_broken_user_manifests_like_typer(config_dir, sh):
     r = sh("list", "--json")
     assert r.exit_code == 0
     assert "warning: skipped a broken manifest" in r.stderr and "zz-bad.yaml" in r.stderr
+
+
+def test_piped_listing_joins_rendered_summaries_exactly_as_print_json_would(cli, config_dir):
+    from synthral_cli.core import Synthral
+
+    write_manifest(config_dir / "manifests", "zz-unicode", name="Ünïcode ✓", description='Quotes " and \\ too.')
+    r = cli("connectors", "list", "--json")
+    assert r.exit_code == 0
+    found = Synthral().connectors()
+    assert r.stdout == json.dumps({"connectors": found, "total_count": len(found)}, ensure_ascii=False) + "\n"
+    assert json.loads(r.stdout)["connectors"] == found
+
+
+def test_a_truncated_cache_index_is_rebuilt(cli, config_dir):
+    write_manifest(config_dir / "manifests", "zz-one")
+    first = cli("list", "--json").stdout
+    for f in (config_dir / "cache").glob("*.index.json"):
+        lines = f.read_text().split("\n")
+        f.write_text("\n".join(lines[:-1]))  # one summary short of the header's slugs
+    assert cli("list", "--json").stdout == first
