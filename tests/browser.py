@@ -138,7 +138,7 @@ def start_chromium(profile: str) -> tuple[subprocess.Popen[bytes], str]:
 def drive(url: str) -> None:
     action = os.environ.get("TESTBROWSER_ACTION", "allow")
     block = os.environ.get("TESTBROWSER_BLOCK")
-    profile = tempfile.mkdtemp(prefix="synthral-chromium-")
+    profile = tempfile.mkdtemp(prefix="testbrowser-chromium-")
     proc = None
     try:
         proc, ws_url = start_chromium(profile)

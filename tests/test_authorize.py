@@ -19,7 +19,6 @@ from tests.authserver import BROWSER_SCRIPT, browser_log, oauth_server, provider
 from tests.conftest import synthral_exe
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _chromium_is_installed():
     """These tests prove the browser flow; without Chromium they must fail, not skip."""
