@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import UsageError
 from .manifest import SCHEMA_VERSION, Manifest, _did_you_mean, bundled_dir, summarize
+from .settings import make_private_dirs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
@@ -65,7 +66,7 @@ def _write_atomic(path: Path, text: str) -> None:
     import tempfile
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)

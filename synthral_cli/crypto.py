@@ -206,7 +206,9 @@ def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) with the last component 0700, whatever the umask."""
     if path.is_dir():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from .settings import make_private_dirs
+
+    make_private_dirs(path.parent)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:

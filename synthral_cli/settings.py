@@ -53,6 +53,25 @@ def nango_integration_var(slug: str) -> str:
     return slug_env_prefix(slug) + "_NANGO_INTEGRATION"
 
 
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and every missing parent with mode 0700 (whatever the umask): everything
+    synthral creates under its config directory is readable by the owner only. Existing
+    directories are left as they are."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+
+
 def default_config_dir() -> Path:
     from platformdirs import user_config_path
 

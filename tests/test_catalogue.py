@@ -427,3 +427,20 @@ def test_a_truncated_cache_index_is_rebuilt(cli, config_dir):
         lines = f.read_text().split("\n")
         f.write_text("\n".join(lines[:-1]))  # one summary short of the header's slugs
     assert cli("list", "--json").stdout == first
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022])
+def test_directories_synthral_creates_are_owner_only_whatever_the_umask(tmp_path, umask):
+    """The first command may be a catalogue one (it writes the cache): the config directory it
+    creates must already be private, before any store exists."""
+    config = tmp_path / "a" / "b" / "synthral"
+    env = {**os.environ, "SYNTHRAL_CONFIG_DIR": str(config), "SYNTHRAL_STORE_KEY": ""}
+    script = f"import os, sys; os.umask({umask}); from synthral_cli.main import main; main(sys.argv[1:])"
+    for argv, stdin in ((["list", "--json"], None), (["authorize", "stripe", "--with-token"], "sk_test_perm1\n")):
+        p = subprocess.run([sys.executable, "-c", script, *argv], env=env, input=stdin, capture_output=True,
+                           text=True)
+        assert p.returncode == 0, p.stderr
+    for d in (tmp_path / "a", tmp_path / "a" / "b", config, config / "cache"):
+        assert oct(d.stat().st_mode & 0o777) == oct(0o700), d
+    for f in [*config.glob("store*"), *(config / "cache").iterdir()]:
+        assert oct(f.stat().st_mode & 0o777) == oct(0o600), f
