@@ -255,7 +255,7 @@ def test_api_key_with_token_from_stdin(provider, cli):
     _plain(provider, "keyed", "api_key", inject=[{"in": "header", "name": "X-Key", "value": "{api_key}"}])
     r = cli("authorize", "keyed", "--with-token", "--json", input="k-123456789\n")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["oauth_method"] == "api_key"
+    assert json.loads(r.stdout)["oauth_method"] == "direct"  # the contract's values: nango | direct
     assert "k-123456789" not in r.stdout + r.stderr
     conn = provider.stored("keyed")
     assert conn.method == "api_key" and conn.secrets == {"api_key": "k-123456789"}

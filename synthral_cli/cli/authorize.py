@@ -71,7 +71,9 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _oauth_method(method: str) -> str:
-    return "direct" if method in ("direct", "device", "client_credentials") else method
+    """The contract's ``oauth_method``: ``nango`` when Nango holds the credential, else ``direct``
+    (browser, device flow, client credentials, or a key/password given to synthral)."""
+    return "nango" if method == "nango" else "direct"
 
 
 def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
