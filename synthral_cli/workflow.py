@@ -449,8 +449,9 @@ class SynthralRunner:
         return out.result
 
     def run_http(self, request: dict[str, Any], *, dry_run: bool) -> Any:
-        from .invoke import Invocation, check_params
+        from .invoke import Invocation
         from .manifest import Action
+        from .params import check_params
         from .transports.http import deliver
 
         manifest = self.sy.connector("http")

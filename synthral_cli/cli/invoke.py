@@ -151,7 +151,7 @@ def invoke(
 
     Example: synthral invoke slack send_message -p channel=C0123 -p text="deploy done" --json
     """
-    from ..invoke import parse_cli_params
+    from ..params import parse_cli_params
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
@@ -184,8 +184,9 @@ def request(
 
     Example: synthral request github GET /user/repos -p per_page=100 --paginate --json
     """
-    from ..invoke import adhoc_action, parse_cli_params
+    from ..invoke import adhoc_action
     from ..invoke import request as call
+    from ..params import parse_cli_params
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
