@@ -411,14 +411,9 @@ class SynthralRunner:
         from .invoke import Options
 
         if self._client is None and not dry_run:
-            import ssl
+            from .transports.http import new_client
 
-            import httpx
-
-            verify: ssl.SSLContext | bool = True
-            if self.sy.settings.ca_bundle:
-                verify = ssl.create_default_context(cafile=self.sy.settings.ca_bundle)
-            self._client = httpx.Client(timeout=self.timeout, verify=verify, follow_redirects=True)
+            self._client = new_client(self.timeout, self.sy.settings.ca_bundle)
         return Options(connection=connection, dry_run=dry_run, retries=self.retries, timeout=self.timeout,
                        client=self._client)
 

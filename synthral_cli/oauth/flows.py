@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from .. import redact
+from .. import redact, tls
 from ..errors import AuthError, NetworkError, ProviderError, UsageError
 from ..manifest import Manifest, render_url
 
@@ -206,20 +206,6 @@ def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[st
     )
 
 
-def tls_verify(ca_bundle: str | None) -> Any:
-    """httpx's ``verify``: an SSL context trusting ``ca_bundle`` (a PEM file), else the system's.
-    (A path string is deprecated in httpx 0.28 and a bad file would fail deep inside Authlib.)"""
-    if not ca_bundle:
-        return True
-    import ssl
-
-    try:
-        return ssl.create_default_context(cafile=ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(
-            f"Cannot use the CA bundle {ca_bundle}: {exc}.", "Point SYNTHRAL_CA_BUNDLE at a PEM file."
-        ) from None
-
 
 @contextmanager
 def _client(
@@ -232,7 +218,7 @@ def _client(
         token_endpoint_auth_method=method,
         revocation_endpoint_auth_method=method,
         timeout=HTTP_TIMEOUT,
-        verify=tls_verify(ca_bundle),
+        verify=tls.verify(ca_bundle),
         **kwargs,
     )
     with client:
@@ -486,7 +472,7 @@ def device_flow(
         data["client_secret"] = app.client_secret
     url = endpoint(manifest, "device_authorization_url", config)
     try:
-        with httpx.Client(timeout=HTTP_TIMEOUT, verify=tls_verify(ca_bundle)) as http:
+        with httpx.Client(timeout=HTTP_TIMEOUT, verify=tls.verify(ca_bundle)) as http:
             resp = http.post(url, data=data, auth=auth, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise NetworkError(

@@ -59,12 +59,9 @@ def client(settings: Settings) -> NangoClient:
     ident = (settings.nango_url, key, settings.ca_bundle)
     found = _CLIENTS.get(ident)
     if found is None:
-        verify: Any = True
-        if settings.ca_bundle:
-            import ssl
+        from .. import tls
 
-            verify = ssl.create_default_context(cafile=settings.ca_bundle)
-        found = _CLIENTS[ident] = NangoClient(settings.nango_url, key, verify=verify)
+        found = _CLIENTS[ident] = NangoClient(settings.nango_url, key, verify=tls.verify(settings.ca_bundle))
     return found
 
 

@@ -83,24 +83,17 @@ def backoff(attempt: int, base: float) -> float:
     return random.uniform(0, min(MAX_BACKOFF, base * (2**attempt)))  # noqa: S311 - not crypto
 
 
-def _client(inv: Invocation) -> httpx.Client:
-    import ssl
-
+def new_client(timeout: float, ca_bundle: str | None) -> httpx.Client:
+    """The HTTP client every provider call goes through (one per call, or shared by a workflow)."""
     import httpx
 
-    opts = inv.options
-    verify: ssl.SSLContext | bool = True
-    if opts.ca_bundle:
-        try:
-            verify = ssl.create_default_context(cafile=opts.ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            from ..errors import UsageError
+    from .. import tls
 
-            raise UsageError(
-                f"Cannot use the CA bundle {opts.ca_bundle}: {exc}.",
-                "Point --ca-bundle / SYNTHRAL_CA_BUNDLE at a PEM file.",
-            ) from None
-    return httpx.Client(timeout=opts.timeout, verify=verify, follow_redirects=True)
+    return httpx.Client(timeout=timeout, verify=tls.verify(ca_bundle), follow_redirects=True)
+
+
+def _client(inv: Invocation) -> httpx.Client:
+    return new_client(inv.options.timeout, inv.options.ca_bundle)
 
 
 def _host(url: str) -> str:

@@ -45,11 +45,9 @@ def _settings(manifest: Manifest, fields: dict[str, Any]) -> tuple[str, int, str
 
 
 def _context(options: Options) -> ssl.SSLContext:
-    return (
-        ssl.create_default_context(cafile=options.ca_bundle)
-        if options.ca_bundle
-        else ssl.create_default_context()
-    )
+    from .. import tls
+
+    return tls.context(options.ca_bundle)
 
 
 def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> smtplib.SMTP:
