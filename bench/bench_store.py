@@ -44,10 +44,10 @@ def whole_process(args: list[str], env: dict[str, str], runs: int) -> tuple[floa
 
 NO_TYPER_LIST = """
 import time
-from synthral_cli import ui
-from synthral_cli.runtime import Runtime
-from synthral_cli.settings import Settings
-from synthral_cli.store import Store, connection_rows
+from synthral_cli.cli import ui
+from synthral_cli.cli.runtime import Runtime
+from synthral_cli.basics.settings import Settings
+from synthral_cli.store.sqlite import Store, connection_rows
 rt = Runtime()
 store = Store.open(Settings(rt.env))
 rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
@@ -84,8 +84,8 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(env)
 
-    from synthral_cli.settings import Settings
-    from synthral_cli.store import Connection, Store
+    from synthral_cli.basics.settings import Settings
+    from synthral_cli.store.sqlite import Connection, Store
 
     n = opts.connections
     store = Store.open(Settings(env))

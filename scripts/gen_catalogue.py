@@ -27,7 +27,7 @@ DASH = "\u2014"
 
 def load_bundled() -> list[Any]:
     """The bundled manifests (no user folders, no cache), via the package's loader."""
-    from synthral_cli.catalogue import load_catalogue
+    from synthral_cli.catalogue.loading import load_catalogue
 
     catalogue = load_catalogue([], None)
     if catalogue.problems:
@@ -50,7 +50,7 @@ def nango_key(manifest: Any) -> str:
 
 
 def render(manifests: Iterable[Any]) -> str:
-    from synthral_cli.manifest import CATEGORIES
+    from synthral_cli.catalogue.manifest import CATEGORIES
 
     by_category: dict[str, list[Any]] = {c: [] for c in CATEGORIES}
     for m in manifests:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-__version__ = "0.1.0"
+from .basics.version import __version__
 
 # httpx imports its own command-line tool (click, rich, pygments: ~50 ms) whenever click happens
 # to be installed. synthral never uses that tool, so mark the module as absent: httpx then skips
@@ -25,14 +25,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time
     from typing import Any
 
-    from .core import Synthral
+    from .api import Synthral
 
 __all__ = ["Synthral", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Synthral":
-        from .core import Synthral
+        from .api import Synthral
 
         return Synthral
     raise AttributeError(name)

@@ -526,8 +526,8 @@ class Provider:
         self, *, expires_in: float, scope: str = "read write", slug: str | None = None
     ) -> tuple[Token, Any]:
         """A token pair minted by the server and stored as connection ``default``."""
-        from synthral_cli.core import Synthral
-        from synthral_cli.store import Connection
+        from synthral_cli.api import Synthral
+        from synthral_cli.store.sqlite import Connection
 
         tok = self.server.mint(self.client_id, scope=scope)
         sy = Synthral(env=dict(os.environ))
@@ -544,7 +544,7 @@ class Provider:
         return tok, conn
 
     def stored(self, slug: str | None = None, name: str = "default") -> Any:
-        from synthral_cli.core import Synthral
+        from synthral_cli.api import Synthral
 
         sy = Synthral(env=dict(os.environ))
         try:
@@ -563,7 +563,7 @@ def oauth_server() -> Iterator[OAuthServer]:
 @pytest.fixture
 def provider(oauth_server: OAuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Provider:
     """A fresh OAuth client on the shared server, a manifest folder, and the env pointing at both."""
-    from synthral_cli.crypto import encode_key, generate_key
+    from synthral_cli.store.crypto import encode_key, generate_key
 
     client_id = "client-" + secrets.token_hex(6)
     client = oauth_server.add_client(client_id)

@@ -27,7 +27,7 @@ def clean_environ(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SYNTHRAL_CONFIG_DIR", str(config))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
-    from synthral_cli import redact
+    from synthral_cli.basics import redact
 
     redact.clear()
     yield config
@@ -50,7 +50,7 @@ def cli():
     """Run synthral in-process: ``cli("connectors", "list", "--json")`` -> Result."""
     from typer.testing import CliRunner
 
-    from synthral_cli.app import _hoist_debug, app
+    from synthral_cli.cli.app import _hoist_debug, app
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         runner = CliRunner()

@@ -52,8 +52,8 @@ def put_connection(slug: str, **kwargs: Any) -> Any:
     """Write a connection into the store of the current (hermetic) environment."""
     import os
 
-    from synthral_cli.settings import Settings
-    from synthral_cli.store import Connection, Store
+    from synthral_cli.basics.settings import Settings
+    from synthral_cli.store.sqlite import Connection, Store
 
     store = Store.open(Settings(dict(os.environ)))
     try:
@@ -65,8 +65,8 @@ def put_connection(slug: str, **kwargs: Any) -> Any:
 def get_connection(slug: str, name: str = "default") -> Any:
     import os
 
-    from synthral_cli.settings import Settings
-    from synthral_cli.store import Store
+    from synthral_cli.basics.settings import Settings
+    from synthral_cli.store.sqlite import Store
 
     store = Store.open(Settings(dict(os.environ)))
     try:

@@ -12,10 +12,9 @@ import time
 import httpx
 import pytest
 
-from synthral_cli import credentials
-from synthral_cli.core import Synthral
-from synthral_cli.errors import AuthError
-from synthral_cli.oauth import flows
+from synthral_cli.api import Synthral
+from synthral_cli.auth import authorize, credentials
+from synthral_cli.basics.errors import AuthError
 from tests.authserver import oauth_server, provider  # noqa: F401
 from tests.conftest import synthral_exe
 
@@ -148,7 +147,7 @@ def test_sixteen_processes_share_one_refresh(provider):
 def test_revocation_through_connections_remove(provider, cli):
     tok, conn = provider.seed(expires_in=3600)
     s = sy()
-    assert flows.revoke_token(s, s.connector("testprov"), conn) is True
+    assert authorize.revoke_connection(s, s.connector("testprov"), conn) is True
     assert provider.server.revocations[-1] == {"client_id": provider.client_id, "hint": "refresh_token"}
     assert provider.server.find(tok.access_token).access_revoked
     with pytest.raises(AuthError, match="invalid_grant"):
@@ -167,7 +166,7 @@ def test_revocation_without_an_endpoint_is_false(provider):
     (provider.folder / "testprov.yaml").write_text(json.dumps(doc))
     _, conn = provider.seed(expires_in=3600)
     s = sy()
-    assert credentials.revoke_connection(s, s.connector("testprov"), conn) is False
+    assert authorize.revoke_connection(s, s.connector("testprov"), conn) is False
 
 
 def test_client_credentials_manifest_uses_that_grant(provider, oauth_server, cli, monkeypatch):

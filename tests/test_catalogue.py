@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from synthral_cli.manifest import CATEGORIES, SUMMARY_KEYS, bundled_dir
+from synthral_cli.catalogue.manifest import CATEGORIES, SUMMARY_KEYS, bundled_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -274,7 +274,7 @@ def test_loopback_http_is_allowed_for_local_servers(cli, tmp_path):
 
 
 def test_unexpected_error_is_one_line_without_debug(cli, monkeypatch):
-    from synthral_cli import core
+    from synthral_cli import api as core
 
     def boom(self, **kw):
         raise RuntimeError("kaboom")
@@ -300,7 +300,7 @@ def test_debug_shows_traceback_for_synthral_errors(cli):
 def test_every_command_has_help_with_an_example(cli):
     from typer.main import get_command
 
-    from synthral_cli.app import app
+    from synthral_cli.cli.app import app
 
     root = get_command(app)
 
@@ -345,7 +345,7 @@ def test_catalogue_commands_do_not_import_heavy_libraries(config_dir):
     probe = textwrap.dedent(
         """
         import json, sys
-        from synthral_cli.app import main
+        from synthral_cli.cli.app import main
         for argv in (["connectors", "list", "--json"], ["show", "slack", "--json"], ["list"]):
             try:
                 main(argv)
@@ -379,7 +379,7 @@ def test_catalogue_commands_do_not_import_heavy_libraries(config_dir):
     ],
 )
 def test_fast_path_matches_the_typer_command(argv, cli, capsys):
-    from synthral_cli.main import fast_path
+    from synthral_cli.cli.main import fast_path
 
     code = fast_path(argv)
     fast = capsys.readouterr()
@@ -397,7 +397,7 @@ def test_fast_path_matches_the_typer_command(argv, cli, capsys):
      ["connections", "list", "--help"], ["connections", "list", "--json", "x"]],
 )
 def test_fast_path_leaves_everything_else_to_typer(argv):
-    from synthral_cli.main import fast_path
+    from synthral_cli.cli.main import fast_path
 
     assert fast_path(argv) is None
 
@@ -410,7 +410,7 @@ def test_fast_path_reports_broken_user_manifests_like_typer(config_dir, sh):
 
 
 def test_piped_listing_joins_rendered_summaries_exactly_as_print_json_would(cli, config_dir):
-    from synthral_cli.core import Synthral
+    from synthral_cli.api import Synthral
 
     write_manifest(config_dir / "manifests", "zz-unicode", name="Ünïcode ✓", description='Quotes " and \\ too.')
     r = cli("connectors", "list", "--json")
@@ -435,7 +435,7 @@ def test_directories_synthral_creates_are_owner_only_whatever_the_umask(tmp_path
     creates must already be private, before any store exists."""
     config = tmp_path / "a" / "b" / "synthral"
     env = {**os.environ, "SYNTHRAL_CONFIG_DIR": str(config), "SYNTHRAL_STORE_KEY": ""}
-    script = f"import os, sys; os.umask({umask}); from synthral_cli.main import main; main(sys.argv[1:])"
+    script = f"import os, sys; os.umask({umask}); from synthral_cli.cli.main import main; main(sys.argv[1:])"
     for argv, stdin in ((["list", "--json"], None), (["authorize", "stripe", "--with-token"], "sk_test_perm1\n")):
         p = subprocess.run([sys.executable, "-c", script, *argv], env=env, input=stdin, capture_output=True,
                            text=True)

@@ -117,7 +117,7 @@ FILES = sorted(
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, Any]:
     """slug -> Manifest for every valid bundled manifest, through the package's loader."""
-    from synthral_cli.catalogue import load_catalogue
+    from synthral_cli.catalogue.loading import load_catalogue
 
     return {m.slug: m for m in load_catalogue([], None)}
 
@@ -131,7 +131,7 @@ def by_category() -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_manifest_is_valid_with_test_connection_and_three_more_actions(path):
-    from synthral_cli.validation import validate_file
+    from synthral_cli.catalogue.validation import validate_file
 
     doc, problems = validate_file(path)
     assert doc is not None, "\n".join(problems)
@@ -169,7 +169,7 @@ def test_named_service_present(name, slugs):
 
 
 def test_minimums_cover_every_category():
-    from synthral_cli.manifest import CATEGORIES
+    from synthral_cli.catalogue.manifest import CATEGORIES
 
     assert set(MINIMUMS) == set(CATEGORIES) == set(NAMED_IN_CATEGORY)
 

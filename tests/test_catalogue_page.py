@@ -46,7 +46,7 @@ def test_page_lists_every_bundled_connector(bundled):
 
 
 def test_render_groups_by_category_with_counts_and_nango_keys(gen):
-    from synthral_cli.manifest import Manifest
+    from synthral_cli.catalogue.manifest import Manifest
 
     def manifest(slug, category, nango, auth="oauth2", name=None):
         raw = {

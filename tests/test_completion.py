@@ -42,7 +42,7 @@ def test_bash_completes_commands_and_slugs():
 def test_bash_completes_action_names_when_a_command_takes_one():
     from typer.main import get_command
 
-    from synthral_cli.app import app
+    from synthral_cli.cli.app import app
 
     root = get_command(app)
     if "invoke" not in root.commands:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from synthral_cli import crypto
-from synthral_cli.settings import Settings
-from synthral_cli.store import Connection, Store
+from synthral_cli.basics.settings import Settings
+from synthral_cli.store import crypto
+from synthral_cli.store.sqlite import Connection, Store
 
 from .conftest import synthral_exe
 
@@ -143,7 +143,7 @@ def test_list_is_light_and_decrypts_nothing(config_dir):
     seed(config_dir)
     code = (
         "import sys\n"
-        "from synthral_cli.app import main\n"
+        "from synthral_cli.cli.app import main\n"
         "try:\n    main(['connections', 'list', '--json'])\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
         "print(sorted(m for m in ('cryptography', 'sqlite_utils', 'keyring', 'httpx') if m in sys.modules),"

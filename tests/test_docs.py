@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.main import get_command
 
-from synthral_cli import settings
-from synthral_cli.app import app
+from synthral_cli.basics import settings
+from synthral_cli.cli.app import app
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from synthral_cli.errors import AuthError
-from synthral_cli.oauth import flows, loopback
-from synthral_cli.oauth.loopback import CallbackServer
+from synthral_cli.auth import flows, loopback
+from synthral_cli.auth.loopback import CallbackServer
+from synthral_cli.basics.errors import AuthError
 from tests.authserver import USERS, oauth_server, provider  # noqa: F401
 from tests.hardening_support import refused, tally
 
@@ -275,7 +275,7 @@ class AttackingBrowser(flows.SilentInteraction):
 
 
 def _flow(provider, interaction: flows.Interaction, timeout: float) -> flows.TokenSet:
-    from synthral_cli.core import Synthral
+    from synthral_cli.api import Synthral
 
     manifest = Synthral(env=dict(os.environ)).connector(provider.slug)
     return flows.authorization_code_flow(

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from synthral_cli.errors import ProviderError
+from synthral_cli.basics.errors import ProviderError
 from tests.hardening_support import RawPeer, free_port, http_answer, tally
 from tests.invoke_support import STORE_KEY, Scripted, get_connection, manifest, put_connection, write_manifests
 
@@ -97,7 +97,7 @@ def test_a_storm_of_503s_is_bounded_and_exits_1(cli, tmp_path, monkeypatch):
 
 def test_a_503_storm_asking_for_an_hour_waits_at_most_the_cap_each_time(tmp_path, monkeypatch):
     from synthral_cli import Synthral
-    from synthral_cli.transports.http import MAX_RETRY_AFTER
+    from synthral_cli.wire.http import MAX_RETRY_AFTER
 
     server = Scripted()
     try:

@@ -25,14 +25,14 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synthral_cli.credentials import Credential
-from synthral_cli.errors import SynthralError, UsageError
-from synthral_cli.invoke import Invocation, Options, PreparedRequest, adhoc_action
-from synthral_cli.manifest import Action, Manifest, bundled_dir
-from synthral_cli.params import check_params, parse_cli_params
-from synthral_cli.transports.http import error_message, interpret, parse_body
-from synthral_cli.validation import validate_dict, validate_file
-from synthral_cli.workflow import check_flow, interpolate, parse_flow, parse_inputs
+from synthral_cli.actions.invoke import Invocation, Options, PreparedRequest, adhoc_action
+from synthral_cli.auth.credentials import Credential
+from synthral_cli.basics.errors import SynthralError, UsageError
+from synthral_cli.catalogue.manifest import Action, Manifest, bundled_dir
+from synthral_cli.catalogue.validation import validate_dict, validate_file
+from synthral_cli.wire.http import error_message, interpret, parse_body
+from synthral_cli.wire.params import check_params, parse_cli_params
+from synthral_cli.workflows.flow import check_flow, interpolate, parse_flow, parse_inputs
 from tests.hardening_support import CLI_PROPERTY, PROPERTY, Counter, assert_clean_failure
 from tests.invoke_support import Scripted, manifest, write_manifests
 

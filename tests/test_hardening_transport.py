@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synthral_cli.validation import validate_dict
+from synthral_cli.catalogue.validation import validate_dict
 from tests.hardening_support import PROPERTY, TLSPeer, tally
 from tests.invoke_support import STORE_KEY, get_connection, manifest, put_connection, write_manifests
 

@@ -399,8 +399,8 @@ def test_base_url_from_connection_config(cli, tmp_path, monkeypatch):
 
 def test_python_api(acme):
     from synthral_cli import Synthral
-    from synthral_cli.errors import UsageError
-    from synthral_cli.invoke import PreparedRequest
+    from synthral_cli.actions.invoke import PreparedRequest
+    from synthral_cli.basics.errors import UsageError
 
     sy = Synthral()
     req = sy.invoke("acme", "create", {"name": "x", "count": "4"}, dry_run=True)
@@ -438,7 +438,7 @@ def test_invoke_does_not_import_httpx_for_a_dry_run(acme):
     import sys
 
     code = (
-        "import sys; from synthral_cli.app import main\n"
+        "import sys; from synthral_cli.cli.app import main\n"
         "try:\n    main(['invoke','acme','create','-p','name=x','--dry-run'])\nexcept SystemExit: pass\n"
         "print('httpx' in sys.modules, file=sys.stderr)"
     )

@@ -43,7 +43,7 @@ def run_json(cli, *args):
     ],
 )
 def test_get_path_quoted_keys_and_indexes(path, expected):
-    from synthral_cli.transports.http import get_path
+    from synthral_cli.wire.http import get_path
 
     body = {
         "@odata.nextLink": "https://n.test/2",
@@ -54,7 +54,7 @@ def test_get_path_quoted_keys_and_indexes(path, expected):
 
 
 def test_get_path_into_a_top_level_array():
-    from synthral_cli.transports.http import get_path
+    from synthral_cli.wire.http import get_path
 
     assert get_path([{"message": "first"}, {"message": "second"}], "[0].message") == "first"
     assert get_path([{"message": "first"}], "[1].message") is None
@@ -62,7 +62,7 @@ def test_get_path_into_a_top_level_array():
 
 
 def test_validator_checks_paths_and_next_url(tmp_path):
-    from synthral_cli.validation import validate_dict
+    from synthral_cli.catalogue.validation import validate_dict
 
     doc = manifest(
         "paths",
@@ -399,7 +399,7 @@ def test_missing_setting_is_a_usage_error_naming_config(cli, settings_manifest):
 
 
 def test_validator_accepts_settings_in_headers_and_inject(settings_manifest):
-    from synthral_cli.validation import validate_dict
+    from synthral_cli.catalogue.validation import validate_dict
 
     assert validate_dict(settings_manifest) == []
     bad = json.loads(json.dumps(settings_manifest))
@@ -508,8 +508,8 @@ def test_non_secret_fields_are_stored_as_config(cli, tmp_path, monkeypatch):
 
 
 def test_basic_username_stays_with_the_password():
-    from synthral_cli.credentials import split_fields
-    from synthral_cli.manifest import Manifest
+    from synthral_cli.auth.authorize import split_fields
+    from synthral_cli.catalogue.manifest import Manifest
 
     m = Manifest(manifest("b", "https://b.test", [], auth={"type": "basic"}))
     assert split_fields(m, {"username": "u", "password": "p"}) == ({"username": "u", "password": "p"}, {})
@@ -585,7 +585,7 @@ def test_raw_body_from_a_file(cli, bodies, tmp_path):
 
 
 def test_validator_allows_file_for_raw_only_besides_multipart():
-    from synthral_cli.validation import validate_dict
+    from synthral_cli.catalogue.validation import validate_dict
 
     ok = manifest("rawf", "https://r.test", BODY_ACTIONS)
     assert validate_dict(ok) == []
@@ -702,7 +702,7 @@ def test_s3_and_per_action_service_signatures(cli, httpbin, tmp_path, monkeypatc
 
 
 def test_action_aws_service_needs_sigv4():
-    from synthral_cli.validation import validate_dict
+    from synthral_cli.catalogue.validation import validate_dict
 
     doc = manifest(
         "nosig",

@@ -410,7 +410,7 @@ def test_connection_refused_exits_4(cli, tmp_path, monkeypatch):
 
 
 def test_backoff_and_retry_after_parsing():
-    from synthral_cli.transports.http import MAX_BACKOFF, backoff, retry_after
+    from synthral_cli.wire.http import MAX_BACKOFF, backoff, retry_after
 
     assert retry_after("3") == 3.0
     assert retry_after("-1") == 0.0
@@ -538,7 +538,7 @@ def test_refresh_and_retry_once_on_401(cli, tmp_path, monkeypatch):
 
 def test_python_api_outcome(peer):
     from synthral_cli import Synthral
-    from synthral_cli.errors import ProviderError
+    from synthral_cli.basics.errors import ProviderError
 
     peer.add("/thing", (200, {}, {"n": 1}))
     out = Synthral().invoke("peer", "get")

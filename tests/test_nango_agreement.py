@@ -101,7 +101,7 @@ def nango_urls(value: Any, mapping: dict[str, str]) -> list[str]:
 
 
 def load(slug: str) -> dict[str, Any]:
-    from synthral_cli.validation import validate_file
+    from synthral_cli.catalogue.validation import validate_file
 
     path = next(p for p in (MANIFESTS / f"{slug}.yaml", MANIFESTS / f"{slug}.yml") if p.exists())
     doc, problems = validate_file(path)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from synthral_cli.errors import AuthError, NetworkError, UsageError
-from synthral_cli.nango import NangoClient, oauth2_import_credentials, parse_credentials
+from synthral_cli.auth.nango_client import NangoClient, oauth2_import_credentials, parse_credentials
+from synthral_cli.basics.errors import AuthError, NetworkError, UsageError
 from tests.nangoserver import NangoServer
 
 

@@ -9,9 +9,9 @@ import re
 import httpx
 import pytest
 
-from synthral_cli.errors import AuthError
-from synthral_cli.manifest import Manifest
-from synthral_cli.oauth import flows
+from synthral_cli.auth import flows
+from synthral_cli.basics.errors import AuthError
+from synthral_cli.catalogue.manifest import Manifest
 from tests.authserver import USERS, oauth_server  # noqa: F401
 
 

@@ -8,9 +8,9 @@ import threading
 import httpx
 import pytest
 
-from synthral_cli.errors import UsageError
-from synthral_cli.oauth import flows
-from synthral_cli.oauth.loopback import CallbackServer
+from synthral_cli.auth import flows
+from synthral_cli.auth.loopback import CallbackServer
+from synthral_cli.basics.errors import UsageError
 
 STATE = "s" * 43
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from synthral_cli import crypto
-from synthral_cli.errors import StoreError, UsageError
-from synthral_cli.settings import Settings
-from synthral_cli.store import APPLICATION_ID, Connection, Store
+from synthral_cli.basics.errors import StoreError, UsageError
+from synthral_cli.basics.settings import Settings
+from synthral_cli.store import crypto
+from synthral_cli.store.sqlite import APPLICATION_ID, Connection, Store
 
 SECRETS = {
     "access_token": "AT-zq9VvXoW3kJ7-distinctive-access",
@@ -258,8 +258,8 @@ def test_private_permissions_whatever_the_umask(config_dir, monkeypatch, umask):
 def test_private_permissions_in_a_subprocess_with_umask_000(config_dir, tmp_path):
     target = tmp_path / "cfg"
     script = (
-        "from synthral_cli.core import Synthral\n"
-        "from synthral_cli.store import Connection\n"
+        "from synthral_cli.api import Synthral\n"
+        "from synthral_cli.store.sqlite import Connection\n"
         "Synthral().store.put(Connection('slack', secrets={'token': 'subprocess-secret-value'}))\n"
     )
     env = {**os.environ, "SYNTHRAL_CONFIG_DIR": str(target)}

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from synthral_cli import crypto
-from synthral_cli.settings import Settings
-from synthral_cli.store import Connection, Store
+from synthral_cli.basics.settings import Settings
+from synthral_cli.store import crypto
+from synthral_cli.store.sqlite import Connection, Store
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def spawn(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
 REFRESHER = """
 import os, sys, time
 from dataclasses import replace
-from synthral_cli.core import Synthral
+from synthral_cli.api import Synthral
 start = float(sys.argv[1]) if len(sys.argv) > 1 else 0
 store = Synthral().store
 while not os.path.exists(os.environ["GO_FILE"]):
@@ -88,7 +88,7 @@ def test_sixteen_processes_refresh_once(key_env, tmp_path):
 
 COUNTER = """
 from dataclasses import replace
-from synthral_cli.core import Synthral
+from synthral_cli.api import Synthral
 store = Synthral().store
 for _ in range(20):
     with store.locked():
@@ -109,8 +109,8 @@ def test_locked_serialises_read_modify_write_across_processes(key_env):
 
 WRITER = """
 import sys
-from synthral_cli.core import Synthral
-from synthral_cli.store import Connection
+from synthral_cli.api import Synthral
+from synthral_cli.store.sqlite import Connection
 store = Synthral().store
 gen = int(sys.argv[1])
 print("ready", flush=True)

@@ -24,7 +24,7 @@ def test_wheel_ships_manifests_and_lists_the_catalogue_in_a_clean_venv(tmp_path)
     bundled = sorted(p.name for p in (REPO / "manifests").glob("*.yaml"))
     shipped = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("synthral_cli/manifests/"))
     assert shipped == bundled
-    assert "synthral_cli/schema/manifest-v1.json" in names
+    assert "synthral_cli/catalogue/schema/manifest-v1.json" in names
     assert "synthral_cli/completions/synthral.bash" in names
 
     env_dir = tmp_path / "venv"
@@ -42,7 +42,7 @@ def test_wheel_ships_manifests_and_lists_the_catalogue_in_a_clean_venv(tmp_path)
     assert data["total_count"] == len(bundled)
     # the installed package reads its own copy, not this checkout
     p = subprocess.run(
-        [str(py), "-c", "from synthral_cli.manifest import bundled_dir; print(bundled_dir())"],
+        [str(py), "-c", "from synthral_cli.catalogue.manifest import bundled_dir; print(bundled_dir())"],
         capture_output=True, text=True, env=env, cwd=tmp_path,
     )
     assert str(env_dir) in p.stdout

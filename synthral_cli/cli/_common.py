@@ -14,7 +14,7 @@ CONNECTION_OPTION = typer.Option(
 
 def runtime(ctx: typer.Context) -> Any:
     """The ``Runtime`` the root callback put on the context (created here for bare sub-apps)."""
-    from ..runtime import Runtime
+    from .runtime import Runtime
 
     root = ctx.find_root()
     if not isinstance(root.obj, Runtime):
@@ -24,7 +24,7 @@ def runtime(ctx: typer.Context) -> Any:
 
 def complete_slug(ctx: typer.Context, incomplete: str) -> list[str]:
     try:
-        from ..core import Synthral
+        from ..api import Synthral
 
         return [s for s in Synthral().catalogue.slugs() if s.startswith(incomplete)]
     except Exception:  # completion must never print a traceback into the shell
@@ -36,7 +36,7 @@ def complete_action(ctx: typer.Context, incomplete: str) -> list[str]:
     if not slug:
         return []
     try:
-        from ..core import Synthral
+        from ..api import Synthral
 
         manifest = Synthral().connector(slug)
         return [a.name for a in manifest.actions if a.name.startswith(incomplete)]

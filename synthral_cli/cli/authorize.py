@@ -35,7 +35,7 @@ class TerminalInteraction:
         self.paste = paste
 
     def notice(self, text: str) -> None:
-        from .. import ui
+        from . import ui
 
         ui.err(text)
 
@@ -54,7 +54,7 @@ class TerminalInteraction:
             return False
 
     def waiting(self, message: str) -> AbstractContextManager[None]:
-        from .. import ui
+        from . import ui
 
         return ui.status(message)
 
@@ -77,7 +77,7 @@ def _oauth_method(method: str) -> str:
 
 
 def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
-    from ..errors import UsageError
+    from ..basics.errors import UsageError
 
     out: dict[str, str] = {}
     for pair in pairs:
@@ -101,9 +101,9 @@ def _ask(label: str, secret: bool) -> str:
 
 def _collect_config(manifest: Any, pairs: list[str], interactive: bool) -> dict[str, str]:
     """``--config KEY=VALUE`` values, prompting for missing required ones on a terminal."""
-    from ..credentials import askable_config
-    from ..errors import UsageError
-    from ..manifest import check_config_value
+    from ..auth.authorize import askable_config
+    from ..basics.errors import UsageError
+    from ..catalogue.manifest import check_config_value
 
     spec = askable_config(manifest)
     given = _parse_pairs(pairs, "--config")
@@ -132,7 +132,7 @@ def _collect_config(manifest: Any, pairs: list[str], interactive: bool) -> dict[
 
 def _read_with_token(manifest: Any, fields: list[dict[str, Any]]) -> dict[str, str]:
     """Secrets from stdin: one line for a single-field type, ``name=value`` lines otherwise."""
-    from ..errors import UsageError
+    from ..basics.errors import UsageError
 
     lines = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
     names = [f["name"] for f in fields]
@@ -159,7 +159,7 @@ def _read_with_token(manifest: Any, fields: list[dict[str, Any]]) -> dict[str, s
 def _check_fields(
     manifest: Any, fields: list[dict[str, Any]], values: dict[str, str], interactive: bool
 ) -> None:
-    from ..errors import UsageError
+    from ..basics.errors import UsageError
 
     for f in fields:
         name = f["name"]
@@ -212,8 +212,9 @@ def authorize(
 
     Example: synthral authorize slack --scope chat:write
     """
-    from .. import credentials, ui
-    from ..errors import UsageError
+    from ..auth import authorize as authorizing
+    from ..basics.errors import UsageError
+    from . import ui
 
     if method not in METHODS:
         raise UsageError(f"Unknown --method {method!r}.", f"Use one of: {', '.join(METHODS)}.")
@@ -239,7 +240,7 @@ def authorize(
             )
         extra_values: dict[str, str] = {}
         _check_fields(manifest, [dict(f) for f in extra], extra_values, interactive)
-        conn = credentials.authorize_oauth(
+        conn = authorizing.authorize_oauth(
             rt.sy,
             manifest,
             connection=connection,
@@ -259,7 +260,7 @@ def authorize(
                 ui.print_json(_auth_json(slug, connection, "none", [], None))
             return
         fields = [{"name": "access_token", "label": "Access token"}] if kind == "oauth2" else []
-        fields = [*fields, *credentials.credential_fields(manifest)]
+        fields = [*fields, *authorizing.credential_fields(manifest)]
         if not with_token and not interactive and fields:
             raise UsageError(
                 f"{manifest.name} needs {', '.join(f['name'] for f in fields)}, "
@@ -270,7 +271,7 @@ def authorize(
             ui.err(str(manifest.auth["help"]))
         values = _read_with_token(manifest, fields) if with_token and fields else {}
         _check_fields(manifest, fields, values, interactive)
-        conn = credentials.store_static(
+        conn = authorizing.store_static(
             rt.sy, manifest, connection=connection, secrets=values, config=settings
         )
     how = {
@@ -306,8 +307,9 @@ def refresh(
     """
     import time
 
-    from .. import credentials, ui
-    from ..errors import AuthError, UsageError
+    from ..auth import credentials
+    from ..basics.errors import AuthError, UsageError
+    from . import ui
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
@@ -317,7 +319,7 @@ def refresh(
     if conn is None:
         raise AuthError(f"No {slug} connection {connection!r} yet.", f"Run: synthral authorize {slug}")
     if conn.method == "nango":  # Nango refreshes with force_refresh=true; nothing is stored here
-        from ..oauth import nango
+        from ..auth import nango
 
         expires_at = nango.refresh(rt.sy, manifest, conn).expires_at
     else:
@@ -330,7 +332,7 @@ def refresh(
         expires_at = conn.expires_at
     expires_in = None if expires_at is None else max(0, int(expires_at - time.time()))
     if rt.sy.settings.token_override(slug):
-        from ..settings import token_var
+        from ..basics.settings import token_var
 
         ui.warn(f"{token_var(slug)} is set and takes precedence over this connection.")
     ui.err(
@@ -354,9 +356,10 @@ def token(ctx: typer.Context, slug: str = SLUG, connection: str = CONNECTION_OPT
 
     Example: curl -H "Authorization: Bearer $(synthral token github)" https://api.github.com/user
     """
-    from .. import credentials, ui
-    from ..errors import UsageError
-    from ..settings import token_var
+    from ..auth import credentials
+    from ..basics.errors import UsageError
+    from ..basics.settings import token_var
+    from . import ui
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)

@@ -26,9 +26,9 @@ def configure(
 
     Example: printf %s "$SECRET" | synthral configure github --client-id Iv1.abc --client-secret-stdin
     """
-    from .. import ui
-    from ..errors import UsageError
-    from ..redact import register
+    from ..basics.errors import UsageError
+    from ..basics.redact import register
+    from . import ui
     from .connections import hidden_prompt
 
     rt = runtime(ctx)

@@ -30,7 +30,7 @@ def list_connections(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: synthral connections list --json
     """
-    from ..views import list_connections as render
+    from .views import list_connections as render
 
     render(runtime(ctx), as_json)
 
@@ -48,12 +48,12 @@ def remove(
 
     Example: synthral connections remove slack --connection work
     """
-    from .. import ui
-    from ..errors import AuthError
+    from ..basics.errors import AuthError
+    from . import ui
 
     rt = runtime(ctx)
     store = rt.sy.store
-    from ..oauth.nango import forget
+    from ..auth.nango import forget
 
     deleted = forget(rt.sy, slug, connection)  # a Nango reference: delete it in Nango first
     if deleted is not None:
@@ -66,9 +66,9 @@ def remove(
         conn = store.get(slug, connection)
         if conn is None:
             raise AuthError(f"no stored connection {slug}/{connection}.", "See `synthral connections list`.")
-        from ..oauth.flows import revoke_token
+        from ..auth.authorize import revoke_connection
 
-        revoked = revoke_token(rt.sy, rt.catalogue.get(slug), conn)
+        revoked = revoke_connection(rt.sy, rt.catalogue.get(slug), conn)
         ui.err(
             f"Revoked the token of {slug}/{connection} at the provider."
             if revoked
@@ -98,8 +98,8 @@ def hidden_prompt(prompt: str) -> str:
 
 
 def _from_env(var: str, what: str, env: dict[str, str]) -> str:
-    from ..errors import UsageError
-    from ..redact import register
+    from ..basics.errors import UsageError
+    from ..basics.redact import register
 
     value = env.get(var)
     if not value:
@@ -112,8 +112,8 @@ def _from_env(var: str, what: str, env: dict[str, str]) -> str:
 
 def _read_passphrase(env: dict[str, str], var: str | None, *, confirm: bool, stdin_free: bool) -> str:
     """From ``--passphrase-env VAR``, else a hidden prompt on a terminal, else the first line of stdin."""
-    from ..errors import UsageError
-    from ..redact import register
+    from ..basics.errors import UsageError
+    from ..basics.redact import register
 
     if var:
         return _from_env(var, "the bundle passphrase", env)
@@ -148,8 +148,9 @@ def export(
 
     Example: synthral connections export github --passphrase-env BUNDLE_PASSPHRASE > github.bundle
     """
-    from .. import crypto, ui
-    from ..store import export_payload
+    from ..store import crypto
+    from ..store.sqlite import export_payload
+    from . import ui
 
     rt = runtime(ctx)
     store = rt.sy.store
@@ -178,9 +179,10 @@ def import_(
 
     Example: synthral connections import --from-env GITHUB_BUNDLE --passphrase-env BUNDLE_PASSPHRASE
     """
-    from .. import crypto, ui
-    from ..errors import UsageError
-    from ..store import check_name, import_payload
+    from ..basics.errors import UsageError
+    from ..store import crypto
+    from ..store.sqlite import check_name, import_payload
+    from . import ui
 
     rt = runtime(ctx)
     if connection is not None:

@@ -25,7 +25,7 @@ def list_connectors(
 
     Example: synthral connectors list --category "crm & sales" --json
     """
-    from ..views import list_connectors as render
+    from .views import list_connectors as render
 
     render(runtime(ctx), category=category, status=status, search=search, as_json=as_json)
 
@@ -35,7 +35,7 @@ def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OP
 
     Example: synthral connectors show slack
     """
-    from .. import ui
+    from . import ui
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
@@ -70,7 +70,7 @@ def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OP
 
 
 def _render_actions(manifest: Any) -> None:
-    from .. import ui
+    from . import ui
 
     rows = []
     for a in manifest.actions:
@@ -86,7 +86,7 @@ def actions(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OPTION) -
 
     Example: synthral connectors actions stripe --json
     """
-    from .. import ui
+    from . import ui
 
     manifest = runtime(ctx).catalogue.get(slug)
     if as_json:
@@ -104,8 +104,8 @@ def validate(
 
     Example: synthral connectors validate ~/.config/synthral/manifests/
     """
-    from .. import ui
-    from ..errors import ManifestError
+    from ..basics.errors import ManifestError
+    from . import ui
 
     count, problems = runtime(ctx).sy.validate(paths)
     if problems:

@@ -43,8 +43,8 @@ CA_OPTION = typer.Option(
 def _options(
     connection: str, dry_run: bool, paginate: bool, retries: int, timeout: float, ca_bundle: str | None
 ) -> Any:
-    from .. import ui
-    from ..invoke import Options
+    from ..actions.invoke import Options
+    from . import ui
 
     def on_wait(seconds: float, why: str) -> None:
         if ui.is_terminal(sys.stderr):
@@ -64,9 +64,9 @@ def _options(
 def _run(rt: Any, what: str, call: Any, as_json: bool, output: Path | None) -> Any:
     """Run ``call()`` with a spinner; render a dry run, an outcome or an error (``--json`` keeps
     the contract's shape on stdout for errors that carry a provider answer)."""
-    from .. import ui
-    from ..errors import SynthralError
-    from ..invoke import PreparedRequest
+    from ..actions.invoke import PreparedRequest
+    from ..basics.errors import SynthralError
+    from . import ui
 
     try:
         with ui.status(what):
@@ -88,8 +88,8 @@ def _run(rt: Any, what: str, call: Any, as_json: bool, output: Path | None) -> A
 
 
 def _render(out: Any, as_json: bool, output: Path | None) -> None:
-    from .. import ui
-    from ..errors import UsageError
+    from ..basics.errors import UsageError
+    from . import ui
 
     if out.truncated:
         ui.warn(f"stopped after {out.pages} pages (pagination.max_pages); more results exist.")
@@ -151,7 +151,7 @@ def invoke(
 
     Example: synthral invoke slack send_message -p channel=C0123 -p text="deploy done" --json
     """
-    from ..params import parse_cli_params
+    from ..wire.params import parse_cli_params
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
@@ -184,9 +184,9 @@ def request(
 
     Example: synthral request github GET /user/repos -p per_page=100 --paginate --json
     """
-    from ..invoke import adhoc_action
-    from ..invoke import request as call
-    from ..params import parse_cli_params
+    from ..actions.invoke import adhoc_action
+    from ..actions.invoke import request as call
+    from ..wire.params import parse_cli_params
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
@@ -216,8 +216,8 @@ def test(
 
     Example: synthral test slack --connection work
     """
-    from .. import ui
-    from ..invoke import test as call
+    from ..actions.invoke import test as call
+    from . import ui
 
     rt = runtime(ctx)
     rt.catalogue.get(slug)

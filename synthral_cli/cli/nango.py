@@ -23,8 +23,8 @@ def import_(
 
     Example: synthral nango import github --connection work
     """
-    from .. import ui
-    from ..oauth import nango
+    from ..auth import nango
+    from . import ui
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
@@ -54,9 +54,9 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: synthral nango status --json
     """
-    from .. import ui
-    from ..oauth import nango
-    from ..settings import Settings
+    from ..auth import nango
+    from ..basics.settings import Settings
+    from . import ui
 
     report = nango.status(Settings(runtime(ctx).env))
     error = report.pop("error", None)

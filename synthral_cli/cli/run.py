@@ -27,9 +27,9 @@ def run(
 
     Example: synthral run examples/new-customer.json --input email=ada@example.com --input name=Ada
     """
-    from .. import ui
-    from ..redact import redact
-    from ..workflow import StepFailed, SynthralRunner, check_flow, load_flow, parse_inputs, run_flow
+    from ..basics.redact import redact
+    from ..workflows.flow import StepFailed, SynthralRunner, check_flow, load_flow, parse_inputs, run_flow
+    from . import ui
 
     rt = runtime(ctx)
     parsed = load_flow(flow)

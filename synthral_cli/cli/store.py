@@ -20,8 +20,8 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: synthral store status --json
     """
-    from .. import ui
-    from ..errors import StoreError
+    from ..basics.errors import StoreError
+    from . import ui
 
     store = runtime(ctx).sy.store
     info: dict[str, Any] = store.status()
@@ -75,9 +75,10 @@ def rotate_key(
 
     Example: openssl rand -base64 32 | synthral store rotate-key --new-key-stdin
     """
-    from .. import crypto, ui
-    from ..errors import UsageError
-    from ..redact import register
+    from ..basics.errors import UsageError
+    from ..basics.redact import register
+    from ..store import crypto
+    from . import ui
 
     store = runtime(ctx).sy.store
     new_key = None

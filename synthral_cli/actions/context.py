@@ -1,0 +1,17 @@
+"""What actions and workflows need from the library object: the auth layer's ``Context`` plus
+the catalogue, to look connectors up by slug."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from ..auth.context import Context as AuthContext
+
+if TYPE_CHECKING:
+    from ..catalogue.manifest import Manifest
+
+
+class Context(AuthContext, Protocol):
+    """An ``auth.context.Context`` that also finds connectors (``Synthral`` is one)."""
+
+    def connector(self, slug: str) -> Manifest: ...

@@ -1,0 +1,230 @@
+"""Invocation: check an action's parameters and scopes, resolve the credential, then preview
+(dry run) or hand the request to the connector that sends it.
+
+    check_params(action, values)            (wire/params.py) unknown / missing / wrong-type, defaults
+    Invocation(...).prepare()               (wire/prepare.py) -> PreparedRequest
+    run(ctx, manifest, action, params, options)  -> Outcome, or PreparedRequest for a dry run
+
+Delivery over HTTP (retries, 401 refresh, pagination) is in ``deliver.py``; SMTP and PostgreSQL
+actions go to ``wire/smtp.py`` and ``wire/postgresql.py`` through ``dispatch.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ..basics import redact
+from ..basics.errors import AuthError, UsageError
+from ..catalogue.manifest import Action, Manifest, render_url
+from ..wire.params import check_params
+from ..wire.prepare import Invocation
+from ..wire.request import SECRET_FIELDS, Options, PreparedRequest
+from ..wire.response import Outcome, ProviderAuthError
+
+if TYPE_CHECKING:
+    from ..auth.credential import Credential
+    from .context import Context as Synthral
+
+__all__ = [
+    "Invocation",
+    "Options",
+    "Outcome",
+    "PreparedRequest",
+    "ProviderAuthError",
+    "invoke",
+    "request",
+    "run",
+    "test",
+]
+
+
+def missing_scopes(required: list[str], granted: list[str] | None) -> list[str]:
+    """Entries of ``required`` (``a|b`` = either) that ``granted`` does not cover. Unknown
+    grants (``None`` or an empty list) are not checked: the provider will say."""
+    if not granted:  # None: an env override; []: the provider did not say what it granted
+        return []
+    have = set(granted)
+    return [r for r in required if not any(alt in have for alt in r.split("|"))]
+
+
+def _check_scopes(manifest: Manifest, action: Action, credential: Credential | None, connection: str) -> None:
+    if credential is None or action.raw.get("auth", True) is False:
+        return
+    missing = missing_scopes(action.scopes, credential.scopes)
+    if missing:
+        wanted = [m.split("|")[0] for m in missing]
+        conn = f" --connection {connection}" if connection != "default" else ""
+        raise AuthError(
+            f"{manifest.slug} {action.name} needs the scope {', '.join(missing)}, "
+            f"which the {connection!r} connection was not granted.",
+            f"Run: synthral authorize {manifest.slug}{conn} " + " ".join(f"--scope {w}" for w in wanted),
+        )
+
+
+def _credential(
+    sy: Synthral, manifest: Manifest, action: Action, options: Options
+) -> tuple[Credential | None, str | None]:
+    """The resolved credential; a dry run or an ``auth: false`` action can do without one."""
+    from ..auth.credential import Credential
+    from ..auth.credentials import resolve
+
+    try:
+        return resolve(sy, manifest, options.connection), None
+    except AuthError:
+        if manifest.auth_type == "none" or action.raw.get("auth", True) is False:
+            return None, None
+        if not options.dry_run:
+            raise
+    declared = manifest.auth.get("fields", [])
+    optional = {f["name"] for f in declared if f.get("secret") is False and f.get("required") is False}
+    fields = ({f["name"] for f in declared} | SECRET_FIELDS | {"username"}) - optional
+    fields |= {f["name"] for f in declared if "default" in f}
+    defaults = {f["name"]: str(f["default"]) for f in manifest.auth.get("fields", []) if "default" in f}
+    placeholder = Credential(
+        slug=manifest.slug,
+        connection=options.connection,
+        kind=manifest.auth_type,
+        secrets={f: defaults.get(f, f"<{f}>") for f in sorted(fields)},
+        config={},
+        scopes=None,
+        source="placeholder",
+    )
+    return (
+        placeholder,
+        f"no {manifest.slug} connection {options.connection!r} yet: credentials are placeholders",
+    )
+
+
+def run(
+    sy: Synthral, manifest: Manifest, action: Action, params: dict[str, Any], options: Options
+) -> Outcome | PreparedRequest:
+    """Check parameters and scopes, then preview (dry run) or send."""
+    params = check_params(action, params, manifest.slug)
+    if options.ca_bundle is None:
+        options.ca_bundle = sy.settings.ca_bundle
+    if options.via_nango_proxy:  # Nango adds the credential; it never reaches this process
+        from .nango_proxy import run_via_proxy
+
+        return run_via_proxy(sy, manifest, action, params, options)
+    credential, note = _credential(sy, manifest, action, options)
+    _check_scopes(manifest, action, credential, options.connection)
+    if manifest.transport in {"smtp", "postgresql"}:
+        from .dispatch import dispatch
+
+        return dispatch(manifest, action, params, credential, options)
+    inv = Invocation(manifest, action, params, credential, options)
+    if options.dry_run:
+        req = inv.prepare(dry_run=True)
+        req.note = note
+        return req
+    from .deliver import deliver
+
+    return deliver(sy, inv)
+
+
+def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, Any]) -> Action:
+    """``synthral request``: an action for METHOD PATH whose ``-p`` values are query parameters
+    for GET/HEAD/DELETE and JSON body fields otherwise (like ``gh api``)."""
+    method = method.upper()
+    if method not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}:
+        raise UsageError(f"Unknown HTTP method {method!r}.", "Use GET, POST, PUT, PATCH, DELETE or HEAD.")
+    if re.match(r"^https?://", path):
+        base = render_url(manifest.base_url, {}, None) if "{" not in manifest.base_url else ""
+        if not base or not path.startswith(base.rstrip("/") + "/"):
+            raise UsageError(
+                f"{path} is not under {manifest.slug}'s base URL {manifest.base_url}.",
+                "Give a path relative to the base URL, e.g. /users/me.",
+            )
+        path = path[len(base.rstrip("/")) :]
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"The path {path!r} is not valid UTF-8 text.", "Check the terminal's encoding.") from None
+    loc = "query" if method in {"GET", "HEAD", "DELETE"} else "body"
+    types = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+    raw = {
+        "name": "request",
+        "description": f"{method} {path}",
+        "method": method,
+        # spaces, controls, non-ASCII, # and {} are escaped; an existing %XX and ?a=b stay as given
+        "path": quote(path, safe="/?&=%:@!$'()*+,;[]~"),
+        "idempotent": method in {"GET", "HEAD", "PUT", "DELETE"},
+        "parameters": [
+            {"name": k, "in": loc, "type": types.get(type(v), "string")} for k, v in values.items()
+        ],
+    }
+    if "pagination" in manifest.raw:
+        raw["pagination"] = manifest.raw["pagination"]
+    return Action(raw)
+
+
+def _options(options: Options | None, settings: dict[str, Any]) -> Options:
+    opts = options or Options()
+    for key, value in settings.items():
+        if not hasattr(opts, key):
+            raise TypeError(f"unknown option {key!r}")
+        setattr(opts, key, value)
+    return opts
+
+
+def invoke(
+    sy: Synthral,
+    slug: str,
+    action: str,
+    params: dict[str, Any] | None = None,
+    options: Options | None = None,
+    **settings: Any,
+) -> Outcome | PreparedRequest:
+    """``Synthral.invoke``: run ``action`` of ``slug`` with typed (or text) parameter values."""
+    manifest = sy.connector(slug)
+    return run(sy, manifest, manifest.action(action), dict(params or {}), _options(options, settings))
+
+
+def request(
+    sy: Synthral,
+    slug: str,
+    method: str,
+    path: str,
+    values: dict[str, Any] | None = None,
+    options: Options | None = None,
+    **settings: Any,
+) -> Outcome | PreparedRequest:
+    """``synthral request``: a raw authenticated call relative to the connector's base URL."""
+    manifest = sy.connector(slug)
+    if manifest.transport != "http":
+        raise UsageError(f"{slug} is not an HTTP connector.", f"Use: synthral invoke {slug} ACTION")
+    values = dict(values or {})
+    return run(
+        sy, manifest, adhoc_action(manifest, method, path, values), values, _options(options, settings)
+    )
+
+
+def test(sy: Synthral, slug: str, options: Options | None = None, **settings: Any) -> Outcome:
+    """Run ``test_connection`` and record ok / message / time on the stored connection."""
+    from ..basics.errors import SynthralError
+
+    opts = _options(options, settings)
+    opts.dry_run = False
+    manifest = sy.connector(slug)
+    try:
+        out = run(sy, manifest, manifest.action("test_connection"), {}, opts)
+    except SynthralError as exc:
+        _record(sy, slug, opts.connection, False, exc.message)
+        raise
+    assert isinstance(out, Outcome)  # noqa: S101 - not a dry run
+    _record(sy, slug, opts.connection, True, f"ok ({out.status})" if out.status else "ok")
+    return out
+
+
+def _record(sy: Synthral, slug: str, connection: str, ok: bool, message: str) -> None:
+    """Health for ``connections list``; only stored connections have a row to record it in."""
+    from ..basics.errors import StoreError
+
+    if sy.settings.token_override(slug) is not None or not sy.paths.store.exists():
+        return
+    try:
+        sy.store.record_test(slug, connection, ok, redact.redact(message)[:500])
+    except StoreError:
+        return

@@ -1,0 +1,100 @@
+"""The library behind the CLI: a ``Synthral`` object per environment.
+
+The CLI is a thin layer over this module; scripts can use it directly::
+
+    sy = Synthral()                      # reads os.environ
+    sy.connectors(category="crm")        # list of summary dicts (the ``--json`` shape)
+    sy.connector("slack").actions        # a Manifest with typed actions
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from .basics.settings import Settings
+from .catalogue.loading import Catalogue, load_catalogue
+from .catalogue.manifest import Manifest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .store.sqlite import Store
+
+
+class Synthral:
+    """One environment: its settings, catalogue and (lazily) its store."""
+
+    def __init__(self, settings: Settings | None = None, *, env: Mapping[str, str] | None = None):
+        if settings is None:
+            settings = Settings(dict(env)) if env is not None else Settings()
+        self.settings = settings
+        self.paths = settings.paths
+
+    @cached_property
+    def store(self) -> Store:
+        """The encrypted connection store, opened (and created or migrated) on first use."""
+        from .store.sqlite import Store
+
+        return Store.open(self.settings)
+
+    # -- catalogue --------------------------------------------------------------------------
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        dirs = [self.paths.user_manifests, *self.settings.extra_manifest_dirs]
+        return load_catalogue(dirs, self.paths.cache_dir)
+
+    def connectors(
+        self,
+        *,
+        category: str | None = None,
+        status: str | None = None,
+        search: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Summaries of the catalogue, filtered (case-insensitive; ``category`` also by prefix)."""
+        out = self.catalogue.summaries()
+        if category:
+            want = category.strip().lower()
+            out = [c for c in out if _category_matches(c["category"], want)]
+        if status:
+            out = [c for c in out if c["status"] == status.strip().lower()]
+        if search:
+            needle = search.strip().lower()
+            out = [
+                c
+                for c in out
+                if needle in c["slug"].lower()
+                or needle in c["name"].lower()
+                or needle in c["description"].lower()
+            ]
+        return out
+
+    def connector(self, slug: str) -> Manifest:
+        """One connector's manifest; an unknown slug raises ``UsageError`` with suggestions."""
+        return self.catalogue.get(slug)
+
+    def invoke(
+        self, slug: str, action: str, params: Mapping[str, Any] | None = None, **options: Any
+    ) -> Any:
+        """Run one action: an ``invoke.Outcome`` (``.to_dict()`` is the ``--json`` shape), or the
+        ``invoke.PreparedRequest`` of a dry run. ``options``: connection, dry_run, paginate,
+        retries, timeout, ca_bundle (or ``options=invoke.Options(...)``). Errors raise ``errors.*``.
+        """
+        from .actions.invoke import invoke
+
+        return invoke(self, slug, action, dict(params or {}), **options)
+
+    def validate(self, paths: list[Path]) -> tuple[int, list[str]]:
+        """Validate manifest files: ``(files checked, ["file: field.path: message", ...])``."""
+        from .catalogue.validation import validate_paths
+
+        return validate_paths(paths)
+
+
+def _category_matches(category: str, want: str) -> bool:
+    """``--category crm`` matches "CRM & Sales"; the full name matches too, in any case."""
+    low = category.lower()
+    return low == want or low.startswith(want) or want in {w.strip() for w in low.split("&")}

@@ -1,0 +1,243 @@
+"""Authorizing: run the OAuth flow a manifest and ``--method`` call for, or take a static
+credential, and put the new connection in the store; revoke one at the provider.
+
+    choose_method(sy, manifest, requested)     -> direct | device | client_credentials | nango
+    authorize_oauth(...) / store_static(...)   -> Connection
+    revoke_connection(sy, manifest, conn)      -> bool   RFC 7009 where the manifest allows
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..basics import redact
+from ..basics.errors import UsageError
+from ..catalogue.manifest import Manifest
+from . import flows
+from .credentials import _nango, _with_tokens, app_credentials
+
+if TYPE_CHECKING:
+    from ..store.sqlite import Connection
+    from .context import Context as Synthral
+
+_DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
+    "api_key": [{"name": "api_key", "label": "API key"}],
+    "bearer": [{"name": "token", "label": "Token"}],
+    "basic": [
+        {"name": "username", "label": "Username", "secret": False},
+        {"name": "password", "label": "Password"},
+    ],
+}
+
+
+def choose_method(sy: Synthral, manifest: Manifest, requested: str = "auto") -> str:
+    """``auto|direct|nango|device`` -> ``direct|device|client_credentials|nango``."""
+    auth = manifest.auth
+    grants = list(auth.get("grant_types", ["authorization_code"]))
+    cc_only = "client_credentials" in grants and not {"authorization_code", "device_code"} & set(grants)
+    if requested == "nango":
+        if not sy.settings.nango_enabled:
+            raise UsageError(
+                "Nango is not configured.",
+                "Set NANGO_SECRET_KEY (and NANGO_URL for a self-hosted Nango), or use --method direct.",
+            )
+        if not manifest.nango.get("enabled"):
+            raise UsageError(f"{manifest.slug} is not available through Nango.", "Use --method direct.")
+        return "nango"
+    if requested == "device":
+        if not auth.get("device_authorization_url"):
+            raise UsageError(
+                f"{manifest.slug} does not offer the device flow.",
+                f"Use: synthral authorize {manifest.slug} --no-browser (and paste the URL).",
+            )
+        return "device"
+    if requested == "direct":
+        return "client_credentials" if cc_only else "direct"
+    if requested != "auto":
+        raise UsageError(f"Unknown --method {requested!r}.", "Use one of: auto, direct, nango, device.")
+    if sy.settings.nango_enabled and manifest.nango.get("enabled") and _nango() is not None:
+        return "nango"
+    if cc_only:
+        return "client_credentials"
+    if not auth.get("authorization_url") and auth.get("device_authorization_url"):
+        return "device"
+    return "direct"
+
+
+def _auto_note(sy: Synthral, manifest: Manifest) -> str | None:
+    """Why ``--method auto`` did not choose Nango, when Nango was a possibility."""
+    from ..basics.settings import NANGO_ENABLED, NANGO_SECRET_KEY
+
+    if manifest.nango.get("enabled") and not sy.settings.nango_enabled:
+        why = (
+            f"{NANGO_ENABLED} is false"
+            if sy.settings.nango_secret_key
+            else f"Nango is not configured ({NANGO_SECRET_KEY} is not set)"
+        )
+        return f"{why}: using direct OAuth for {manifest.slug}."
+    if sy.settings.nango_enabled and not manifest.nango.get("enabled"):
+        return f"{manifest.slug} is not available through Nango: using direct OAuth."
+    return None
+
+
+def authorize_oauth(
+    sy: Synthral,
+    manifest: Manifest,
+    *,
+    connection: str = "default",
+    method: str = "auto",
+    scopes: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+    interaction: flows.Interaction | None = None,
+    port: int | None = None,
+    timeout: float = flows.DEFAULT_TIMEOUT,
+    open_browser: bool = True,
+    fields: dict[str, str] | None = None,
+) -> Connection:
+    """Run the OAuth flow the manifest and ``method`` call for and store the connection.
+    ``fields``: the manifest's extra ``auth.fields`` (Etsy's app key), stored with the tokens."""
+    from ..store.sqlite import Connection, check_name
+
+    check_name(connection, "connection name")
+    interaction = interaction or flows.SilentInteraction()
+    config = dict(config or {})
+    chosen = choose_method(sy, manifest, method)
+    if method == "auto" and chosen != "nango":
+        note = _auto_note(sy, manifest)
+        if note:
+            interaction.notice(note)
+    wanted = flows.requested_scopes(manifest, scopes)
+    ca = sy.settings.ca_bundle
+    if chosen == "nango":  # stores only a reference; the scopes are those asked for, if any
+        return _nango().authorize(  # type: ignore[no-any-return]
+            sy,
+            manifest,
+            connection=connection,
+            scopes=list(scopes or []),
+            config=config,
+            interaction=interaction,
+            timeout=timeout,
+            open_browser=open_browser,
+        )
+    grant = "client_credentials" if chosen == "client_credentials" else "authorization_code"
+    app = app_credentials(sy, manifest, grant=grant)
+    if chosen == "client_credentials":
+        tokens = flows.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=ca)
+    elif chosen == "device":
+        tokens = flows.device_flow(
+            manifest,
+            app,
+            interaction=interaction,
+            scopes=wanted,
+            config=config,
+            timeout=timeout,
+            open_browser=open_browser,
+            ca_bundle=ca,
+        )
+    else:
+        tokens = flows.authorization_code_flow(
+            manifest,
+            app,
+            interaction=interaction,
+            scopes=wanted,
+            config=config,
+            port=port,
+            timeout=timeout,
+            open_browser=open_browser,
+            ca_bundle=ca,
+        )
+    extra_secrets, extra_config = split_fields(manifest, fields or {})
+    conn = _with_tokens(
+        Connection(
+            slug=manifest.slug,
+            name=connection,
+            method=chosen,
+            config={**extra_config, **config},
+            secrets=extra_secrets,
+            scopes=[],
+        ),
+        tokens,
+    )
+    conn.metadata["client_id"] = app.client_id
+    if tokens.refresh_token is None:
+        conn.secrets.pop("refresh_token", None)
+    return _replace_stored(sy, conn)
+
+
+def _replace_stored(sy: Synthral, conn: Connection) -> Connection:
+    """Store a new authorization over any old one (``put`` keeps its creation time)."""
+    return sy.store.put(conn)
+
+
+def credential_fields(manifest: Manifest) -> list[dict[str, Any]]:
+    """The fields asked at authorization: the manifest's, or the auth type's defaults."""
+    fields = manifest.auth.get("fields")
+    if fields:
+        return [dict(f) for f in fields]
+    return [dict(f) for f in _DEFAULT_FIELDS.get(manifest.auth_type, [])]
+
+
+def split_fields(manifest: Manifest, values: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """``(secrets, config)``: fields declared ``secret: false`` (SMTP host, region) are connection
+    settings, stored unencrypted and never masked; the rest are secrets. A basic username stays
+    with its password (the pair is the credential, e.g. for ``nango import``)."""
+    public = {f["name"] for f in credential_fields(manifest) if f.get("secret", True) is False}
+    if manifest.auth_type == "basic":
+        public.discard("username")
+    secrets = {k: v for k, v in values.items() if k not in public}
+    config = {k: v for k, v in values.items() if k in public}
+    return secrets, config
+
+
+def askable_config(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    """Connection-config variables the user supplies (not those filled from the token response)."""
+    return {k: v for k, v in manifest.connection_config.items() if not v.get("from_token_response")}
+
+
+def store_static(
+    sy: Synthral,
+    manifest: Manifest,
+    *,
+    connection: str = "default",
+    secrets: dict[str, str],
+    config: dict[str, Any] | None = None,
+) -> Connection:
+    """Store API-key, bearer, basic, custom (or, for oauth2, a given access token) credentials."""
+    from ..store.sqlite import Connection, check_name
+
+    check_name(connection, "connection name")
+    secrets, settings = split_fields(manifest, secrets)
+    for value in secrets.values():
+        redact.register(value)
+    kind = manifest.auth_type
+    method = {"oauth2": "direct", "none": "custom"}.get(kind, kind)
+    conn = Connection(
+        slug=manifest.slug,
+        name=connection,
+        method=method,
+        scopes=[],
+        config={**settings, **(config or {})},
+        secrets=secrets,
+        metadata={"provided": "with-token"} if kind == "oauth2" else {},
+    )
+    return _replace_stored(sy, conn)
+
+
+def revoke_connection(sy: Synthral, manifest: Manifest, conn: Connection) -> bool:
+    """Revoke the connection's token at the provider (RFC 7009); False when there is no endpoint.
+
+    The refresh token is revoked when there is one (RFC 7009 2.1: that ends its access tokens
+    too), otherwise the access token.
+    """
+    if manifest.auth_type != "oauth2" or not manifest.auth.get("revocation_url") or conn.method == "nango":
+        return False
+    token = conn.secrets.get("refresh_token") or conn.secrets.get("access_token")
+    if not token:
+        return False
+    hint = "refresh_token" if conn.secrets.get("refresh_token") else "access_token"
+    grant = "client_credentials" if conn.method == "client_credentials" else "authorization_code"
+    app = app_credentials(sy, manifest, grant=grant)
+    flows.revoke(
+        manifest, app, token, token_type_hint=hint, config=conn.config, ca_bundle=sy.settings.ca_bundle
+    )
+    return True

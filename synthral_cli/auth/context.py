@@ -1,0 +1,24 @@
+"""What the auth layer (and the layers above it) need from the library object: its settings, its
+paths and its store. ``Synthral`` (api.py) is one; a test or a server can pass another. Naming the
+protocol here, rather than importing ``Synthral``, keeps every import pointing downwards."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..basics.settings import Paths, Settings
+    from ..store.sqlite import Store
+
+
+class Context(Protocol):
+    """Settings, paths and the (lazily opened) store of one environment."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def paths(self) -> Paths: ...
+
+    @property
+    def store(self) -> Store: ...

@@ -1,0 +1,296 @@
+"""Credentials: resolving what a connector call authenticates with, and refreshing it.
+
+    resolve(sy, manifest, connection)        -> Credential   env override, Nango or the store;
+                                                              refreshes when < 60 s remain
+    refresh_after_401(sy, manifest, cred)    -> Credential | None   one forced refresh
+    refresh_connection(sy, manifest, name)   -> Connection   refresh under the store lock
+    app_credentials(sy, manifest)            -> ClientApp    the OAuth app (env or configure)
+
+Putting new credentials in the store is ``authorize.py``.
+
+Refreshing is done once across processes: under ``store.locked()`` the connection is read again
+and refreshed only if it is still expiring (or still holds the token that was refused), so N
+processes finding the same expired token make one refresh grant between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..basics import redact
+from ..basics.errors import AuthError, UsageError
+from ..basics.settings import client_id_var, client_secret_var, token_var
+from ..catalogue.manifest import Manifest
+from . import flows
+from .credential import Credential
+
+if TYPE_CHECKING:
+    from ..store.sqlite import Connection
+    from .context import Context as Synthral
+
+EXPIRY_MARGIN = 60.0  # refresh when fewer seconds than this remain
+OAUTH_METHODS = ("direct", "device", "client_credentials")
+_ENV_SECRET_KEY = {"oauth2": "access_token", "bearer": "token", "api_key": "api_key"}
+def _authorize_cmd(slug: str, name: str) -> str:
+    return f"synthral authorize {slug}" + (f" --connection {name}" if name != "default" else "")
+
+
+def _expiring(conn: Connection, margin: float = EXPIRY_MARGIN) -> bool:
+    return conn.expires_at is not None and conn.expires_at - time.time() < margin
+
+
+# ---------------------------------------------------------------------------------------------
+# OAuth app credentials
+
+
+def app_credentials(
+    sy: Synthral, manifest: Manifest, *, grant: str = "authorization_code"
+) -> flows.ClientApp:
+    """The OAuth app: ``SYNTHRAL_<SLUG>_CLIENT_ID/_SECRET`` win over ``synthral configure``."""
+    slug = manifest.slug
+    client_id = sy.settings.client_id(slug)
+    secret = sy.settings.client_secret(slug)
+    source = "environment"
+    if client_id is None:
+        stored = sy.store.get_app(slug)
+        if stored is not None:
+            client_id, secret, source = stored.client_id, stored.client_secret, "store"
+    elif secret is None and sy.paths.store.exists():
+        stored = sy.store.get_app(slug)
+        if stored is not None and stored.client_id == client_id:
+            secret = stored.client_secret
+    need_secret = flows.needs_client_secret(manifest, grant)
+    if client_id is None or (need_secret and not secret):
+        missing = [client_id_var(slug)] if client_id is None else []
+        if need_secret and not secret:
+            missing.append(client_secret_var(slug))
+        where = manifest.auth.get("console_url") or manifest.docs_url
+        auth = manifest.auth
+        redirect = (
+            f"http://{auth.get('redirect_host', '127.0.0.1')}:{auth['redirect_port']}"
+            f"{auth.get('redirect_path', '/callback')}"
+            if auth.get("redirect_port")
+            else f"http://{auth.get('redirect_host', '127.0.0.1')}{auth.get('redirect_path', '/callback')}"
+            " (any port)"
+        )
+        secret_flag = " --client-secret-stdin" if need_secret else ""
+        raise UsageError(
+            f"{manifest.name} needs an OAuth app: set {' and '.join(missing)}.",
+            f"Or store it: synthral configure {slug} --client-id ID{secret_flag}. "
+            f"Create the app at {where}"
+            + (f" with the redirect URI {redirect}." if grant == "authorization_code" else "."),
+        )
+    redact.register(secret)
+    return flows.ClientApp(client_id, secret, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving
+
+
+def _stored_config(sy: Synthral, slug: str, name: str) -> dict[str, Any]:
+    """Best effort, for an env override: the config of a stored connection, if there is one."""
+    from ..basics.errors import StoreError
+
+    if not sy.paths.store.exists():
+        return {}
+    try:
+        conn = sy.store.get(slug, name)
+    except StoreError:
+        return {}
+    return dict(conn.config) if conn is not None else {}
+
+
+def shadows_stored(sy: Synthral, slug: str, name: str = "default") -> bool:
+    """True when ``SYNTHRAL_<SLUG>_TOKEN`` is set and a stored connection exists (say so)."""
+    from ..basics.errors import StoreError
+
+    if sy.settings.token_override(slug) is None or not sy.paths.store.exists():
+        return False
+    try:
+        return sy.store.get(slug, name) is not None
+    except StoreError:
+        return False
+
+
+def _from_environment(sy: Synthral, manifest: Manifest, name: str, value: str) -> Credential:
+    redact.register(value)
+    key = _ENV_SECRET_KEY.get(manifest.auth_type)
+    if key is None:
+        raise UsageError(
+            f"{token_var(manifest.slug)} only works for OAuth, bearer and API-key connectors; "
+            f"{manifest.slug} uses {manifest.auth_type} credentials.",
+            f"Unset it and run: {_authorize_cmd(manifest.slug, name)} --with-token",
+        )
+    return Credential(
+        slug=manifest.slug,
+        connection=name,
+        kind=manifest.auth_type,
+        secrets={key: value},
+        config=_stored_config(sy, manifest.slug, name),
+        scopes=None,
+        source="environment",
+    )
+
+
+def _to_credential(manifest: Manifest, conn: Connection, source: str = "store") -> Credential:
+    kind = manifest.auth_type
+    return Credential(
+        slug=conn.slug,
+        connection=conn.name,
+        kind=kind,
+        secrets=dict(conn.secrets),
+        config=dict(conn.config),
+        scopes=list(conn.scopes) if kind == "oauth2" else None,
+        source=source,
+    )
+
+
+def _nango() -> Any:
+    """The Nango backend (issue: Nango integration); absent until that module exists."""
+    try:
+        from . import nango
+    except ImportError:
+        return None
+    return nango
+
+
+def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Credential:
+    """The credential for ``(manifest.slug, connection)``; refreshes it when < 60 s remain."""
+    slug = manifest.slug
+    override = sy.settings.token_override(slug)
+    if override is not None:
+        return _from_environment(sy, manifest, connection, override)
+    conn = sy.store.get(slug, connection)
+    if conn is None:
+        if manifest.auth_type == "none":
+            return Credential(slug, connection, "none", {}, {}, None, "store")
+        raise AuthError(
+            f"No {slug} connection {connection!r} yet.",
+            f"Run: {_authorize_cmd(slug, connection)} (or set {token_var(slug)}).",
+        )
+    if conn.needs_reauth:
+        raise AuthError(
+            f"The {slug} connection {connection!r} needs to be authorized again (its refresh was refused).",
+            f"Run `{_authorize_cmd(slug, connection)}`.",
+        )
+    if conn.method == "nango":
+        nango = _nango()
+        if nango is None:
+            raise AuthError(
+                f"The {slug} connection {connection!r} is managed by Nango, "
+                "which this synthral cannot reach.",
+                f"Run `{_authorize_cmd(slug, connection)} --method direct` to connect without Nango.",
+            )
+        return nango.credential(sy, manifest, conn)  # type: ignore[no-any-return]
+    if manifest.auth_type == "oauth2" and _expiring(conn):
+        conn = refresh_connection(sy, manifest, connection)
+    try:
+        sy.store.touch(slug, connection)
+    except Exception:  # noqa: BLE001, S110 - last_used_at is a courtesy, never a failure
+        pass
+    return _to_credential(manifest, conn)
+
+
+def refresh_after_401(sy: Synthral, manifest: Manifest, credential: Credential) -> Credential | None:
+    """The provider refused ``credential``: refresh once. ``None`` when that is impossible."""
+    if credential.source == "nango":
+        nango = _nango()
+        return None if nango is None else nango.refresh_after_401(sy, manifest, credential)
+    if credential.source != "store" or credential.kind != "oauth2":
+        return None
+    stale = credential.secrets.get("access_token")
+    conn = sy.store.get(credential.slug, credential.connection)
+    if conn is None or not renewable(manifest, conn):
+        return None
+    fresh = refresh_connection(sy, manifest, credential.connection, force=True, stale_access_token=stale)
+    if fresh.secrets.get("access_token") == stale:
+        return None
+    return _to_credential(manifest, fresh)
+
+
+# ---------------------------------------------------------------------------------------------
+# Refreshing
+
+
+def renewable(manifest: Manifest, conn: Connection) -> bool:
+    return bool(conn.secrets.get("refresh_token")) or conn.method == "client_credentials"
+
+
+def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> flows.TokenSet:
+    ca = sy.settings.ca_bundle
+    if conn.method == "client_credentials" and not conn.secrets.get("refresh_token"):
+        app = app_credentials(sy, manifest, grant="client_credentials")
+        return flows.client_credentials(
+            manifest, app, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
+        )
+    refresh_token = conn.secrets.get("refresh_token")
+    if not refresh_token:
+        raise AuthError(
+            f"The {conn.slug} token of {conn.name!r} has expired and the provider gave no refresh token.",
+            f"Run `{_authorize_cmd(conn.slug, conn.name)}`.",
+        )
+    app = app_credentials(sy, manifest)
+    return flows.refresh(
+        manifest, app, refresh_token, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
+    )
+
+
+def _with_tokens(conn: Connection, tokens: flows.TokenSet) -> Connection:
+    secrets = dict(conn.secrets)
+    secrets["access_token"] = tokens.access_token
+    if tokens.refresh_token:
+        secrets["refresh_token"] = tokens.refresh_token
+    metadata = dict(conn.metadata)
+    if tokens.token_type:
+        metadata["token_type"] = tokens.token_type
+    return dataclasses.replace(
+        conn,
+        secrets=secrets,
+        expires_at=tokens.expires_at,
+        scopes=tokens.scopes or list(conn.scopes),
+        config={**conn.config, **tokens.config},
+        metadata=metadata,
+        needs_reauth=False,
+    )
+
+
+def refresh_connection(
+    sy: Synthral,
+    manifest: Manifest,
+    connection: str = "default",
+    *,
+    force: bool = False,
+    stale_access_token: str | None = None,
+) -> Connection:
+    """Refresh under the store lock, once across processes.
+
+    Under the lock the connection is read again; it is refreshed only if it is still expiring
+    (or, with ``force``, still holds ``stale_access_token`` when one is given). A rotated refresh
+    token replaces the old one in the same transaction. ``invalid_grant`` marks the connection as
+    needing re-authorization, unless a newer version was stored meanwhile, and raises AuthError.
+    """
+    slug = manifest.slug
+    store = sy.store
+    refused: tuple[AuthError, int] | None = None
+    with store.locked():
+        conn = store.get(slug, connection)
+        if conn is None:
+            raise AuthError(
+                f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}"
+            )
+        if stale_access_token is not None and conn.secrets.get("access_token") != stale_access_token:
+            return conn  # another process refreshed it already
+        if not force and not _expiring(conn):
+            return conn
+        try:
+            tokens = _renew(sy, manifest, conn)
+        except flows.InvalidGrant as exc:
+            refused = (exc, conn.version)
+        else:
+            return store.put(_with_tokens(conn, tokens))
+    error, version = refused
+    store.mark_needs_reauth(slug, connection, if_version=version)
+    raise AuthError(error.message, f"Run `{_authorize_cmd(slug, connection)}` to connect again.")

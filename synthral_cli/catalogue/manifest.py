@@ -1,0 +1,431 @@
+"""Connector manifests: the typed views over one validated manifest, and the helpers that
+fill its templates (``{var}`` in URLs, response paths).
+
+Validation lives in ``validation.py``; loading, merging and caching the catalogue in
+``catalogue.py``. Their public names are also reachable from here for compatibility.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+
+from ..basics.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
+
+SCHEMA_VERSION = 1
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+CATEGORIES = (
+    "Communication & Collaboration",
+    "CRM & Sales",
+    "Project Management",
+    "File Storage & Cloud",
+    "E-commerce & Payments",
+    "Social Media",
+    "Analytics & Data",
+    "Development & Code",
+    "AI & Machine Learning",
+    "Productivity & Notes",
+    "Calendar & Scheduling",
+    "Payments",
+)
+SUMMARY_KEYS = (
+    "id",
+    "slug",
+    "name",
+    "status",
+    "category",
+    "description",
+    "latest_version",
+    "nango_enabled",
+    "nango_provider_key",
+    "auth_type",
+)
+
+
+def schema_path() -> Path:
+    return Path(__file__).parent / "schema" / "manifest-v1.json"
+
+
+def bundled_dir() -> Path:
+    """The manifests inside the installed package, or the checkout's ``manifests/``."""
+    package = Path(__file__).parent.parent
+    inside = package / "manifests"
+    return inside if inside.is_dir() else package.parent / "manifests"
+
+
+def _manifest_files(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(
+                (e for e in it if e.name.endswith((".yaml", ".yml")) and not e.name.startswith(".")),
+                key=lambda e: e.name,
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+# ---------------------------------------------------------------------------------------------
+# The model: thin typed views over the validated dict, built lazily.
+
+
+class Parameter:
+    """One parameter of an action (``in`` is ``location`` here)."""
+
+    __slots__ = ("name", "location", "type", "required", "default", "description", "enum", "wire_name",
+                 "secret", "style")
+
+    def __init__(
+        self,
+        name: str,
+        location: str,
+        type: str,  # noqa: A002 - the manifest's field name
+        required: bool = False,
+        default: Any = None,
+        description: str = "",
+        enum: list[Any] | None = None,
+        wire_name: str | None = None,
+        secret: bool = False,
+        style: str | None = None,
+    ) -> None:
+        self.name = name
+        self.location = location
+        self.type = type
+        self.required = required
+        self.default = default
+        self.description = description
+        self.enum = enum
+        self.wire_name = wire_name
+        self.secret = secret
+        self.style = style
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, in={self.location!r}, type={self.type!r})"
+
+    @property
+    def wire(self) -> str:
+        return self.wire_name or self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "in": self.location,
+            "type": self.type,
+            "required": self.required,
+            "description": self.description,
+        }
+        if self.default is not None:
+            out["default"] = self.default
+        if self.enum:
+            out["enum"] = self.enum
+        return out
+
+
+class Action:
+    """A typed view over one action of a validated manifest."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Action({self.raw.get('name')!r})"
+
+    @property
+    def name(self) -> str:
+        return str(self.raw["name"])
+
+    @property
+    def description(self) -> str:
+        return str(self.raw["description"])
+
+    @property
+    def method(self) -> str:
+        return str(self.raw.get("method", "GET"))
+
+    @property
+    def path(self) -> str:
+        return str(self.raw.get("path", ""))
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(self.raw.get("scopes", []))
+
+    @property
+    def body(self) -> str:
+        return str(self.raw.get("body", "json"))
+
+    @property
+    def idempotent(self) -> bool:
+        if "idempotent" in self.raw:
+            return bool(self.raw["idempotent"])
+        return self.method in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+
+    @cached_property
+    def parameters(self) -> list[Parameter]:
+        return [
+            Parameter(
+                name=p["name"],
+                location=p["in"],
+                type=p["type"],
+                required=bool(p.get("required", False)),
+                default=p.get("default"),
+                description=p.get("description", ""),
+                enum=p.get("enum"),
+                wire_name=p.get("wire_name"),
+                secret=bool(p.get("secret", False)),
+                style=p.get("style"),
+            )
+            for p in self.raw.get("parameters", [])
+        ]
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "method": self.method,
+            "path": self.path,
+            "scopes": self.scopes,
+            "body": self.body,
+            "parameters": [p.to_dict() for p in self.parameters],
+        }
+
+
+class Manifest:
+    """One connector. ``raw`` is the validated manifest; ``source`` the file it came from."""
+
+    def __init__(self, raw: dict[str, Any], source: str = "", bundled: bool = True) -> None:
+        self.raw = raw
+        self.source = source
+        self.bundled = bundled
+
+    def __repr__(self) -> str:
+        return f"Manifest({self.raw.get('slug')!r})"
+
+    @property
+    def slug(self) -> str:
+        return str(self.raw["slug"])
+
+    @property
+    def name(self) -> str:
+        return str(self.raw["name"])
+
+    @property
+    def category(self) -> str:
+        return str(self.raw["category"])
+
+    @property
+    def status(self) -> str:
+        return str(self.raw["status"])
+
+    @property
+    def description(self) -> str:
+        return str(self.raw["description"])
+
+    @property
+    def docs_url(self) -> str:
+        return str(self.raw["docs_url"])
+
+    @property
+    def transport(self) -> str:
+        return str(self.raw.get("transport", "http"))
+
+    @property
+    def base_url(self) -> str:
+        return str(self.raw.get("base_url", ""))
+
+    @property
+    def auth(self) -> dict[str, Any]:
+        return dict(self.raw["auth"])
+
+    @property
+    def auth_type(self) -> str:
+        return str(self.raw["auth"]["type"])
+
+    @property
+    def connection_config(self) -> dict[str, dict[str, Any]]:
+        return dict(self.raw.get("connection_config") or {})
+
+    @property
+    def nango(self) -> dict[str, Any]:
+        return dict(self.raw["nango"])
+
+    @cached_property
+    def actions(self) -> list[Action]:
+        return [Action(a) for a in self.raw["actions"]]
+
+    def action(self, name: str) -> Action:
+        for action in self.actions:
+            if action.name == name:
+                return action
+        names = [a.name for a in self.actions]
+        raise UsageError(
+            f"{self.slug} has no action {name!r}.{_did_you_mean(name, names)}",
+            f"List them with: synthral connectors actions {self.slug}",
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return summarize(self.raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``connectors show --json`` shape: summary, auth, Nango, base URL and actions."""
+        auth = {k: v for k, v in self.auth.items() if not k.startswith("x-")}
+        return {
+            **self.summary(),
+            "docs_url": self.docs_url,
+            "transport": self.transport,
+            "base_url": self.base_url,
+            "auth": auth,
+            "connection_config": self.connection_config,
+            "nango": self.nango,
+            "source": self.source,
+            "actions": [a.to_dict() for a in self.actions],
+        }
+
+
+def summarize(raw: dict[str, Any]) -> dict[str, Any]:
+    nango = raw.get("nango") or {}
+    return {
+        "id": raw["slug"],
+        "slug": raw["slug"],
+        "name": raw["name"],
+        "status": raw["status"],
+        "category": raw["category"],
+        "description": raw["description"],
+        "latest_version": raw["version"],
+        "nango_enabled": bool(nango.get("enabled")),
+        "nango_provider_key": nango.get("provider_key"),
+        "auth_type": raw["auth"]["type"],
+    }
+
+
+def _did_you_mean(word: str, choices: list[str], n: int = 3) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def _is_safe_url(url: str) -> bool:
+    """HTTPS, or plain HTTP only to a loopback host (local test servers)."""
+    if url.startswith("https://"):
+        return True
+    m = re.match(r"http://(\[::1\]|127\.\d+\.\d+\.\d+|localhost)(:\d+)?(/|$)", url)
+    return m is not None
+
+
+def placeholders(template: str) -> list[str]:
+    return _PLACEHOLDER.findall(template)
+
+
+_PATH_TOKEN = re.compile(
+    r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]|([^.\[\]]+)|(\.)"""
+)
+
+
+def split_path(path: str) -> list[str | int]:
+    """A response path as keys and list indexes.
+
+    ``data.items`` -> ``["data", "items"]``; ``errors[0].message`` and ``errors.0.message`` ->
+    ``["errors", 0, "message"]`` (a bare number is an index into a list, a key in an object);
+    ``[0].message`` starts in a top-level list; a key that holds dots or brackets is quoted in
+    brackets: ``["@odata.nextLink"]``. Raises ``ValueError`` on a malformed path.
+    """
+    out: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        m = _PATH_TOKEN.match(path, pos)
+        if m is None:
+            raise ValueError(f"cannot read the path {path!r} at {path[pos:]!r}")
+        dq, sq, index, bare, _dot = m.groups()
+        if dq is not None or sq is not None:
+            out.append(re.sub(r"\\(.)", r"\1", dq if dq is not None else sq))
+        elif index is not None:
+            out.append(int(index))
+        elif bare is not None:
+            out.append(int(bare) if re.fullmatch(r"-?\d+", bare) else bare)
+        pos = m.end()
+    return out
+
+
+def check_config_value(manifest: Manifest, name: str, value: str) -> None:
+    """A connection-config value must match its pattern and must not reshape a URL."""
+    spec = manifest.connection_config.get(name, {})
+    if spec.get("enum") and value not in spec["enum"]:
+        raise UsageError(f"{name} must be one of: {', '.join(spec['enum'])}.", None)
+    pattern = spec.get("pattern")
+    if pattern and not re.fullmatch(pattern, value):
+        raise UsageError(
+            f"{name}={value!r} does not look right (expected {spec.get('example') or pattern}).",
+            f"Check {manifest.slug}'s {name}: {spec.get('description', '')}".strip(),
+        )
+    if not spec.get("from_token_response") and re.search(r"[/?#@\s\\]", value):
+        raise UsageError(f"{name}={value!r} may not contain / ? # @ \\ or spaces.", None)
+
+
+def missing_setting(manifest: Manifest | None, var: str, connection: str = "default") -> UsageError:
+    """A ``{var}`` the connection has no value for: name it and the ``--config`` that sets it."""
+    spec = (manifest.connection_config.get(var, {}) if manifest else {}) or {}
+    slug = manifest.slug if manifest else "SLUG"
+    conn = f" --connection {connection}" if connection != "default" else ""
+    what = spec.get("description", "see the manifest")
+    if len(what) > 160:
+        what = what[:157].rstrip() + "..."
+    return UsageError(
+        f"{slug if manifest else 'The connector'} needs the connection setting {var!r} ({what}).",
+        f"Run: synthral authorize {slug}{conn} --config {var}={spec.get('example') or '...'}",
+    )
+
+
+def render_url(template: str, config: dict[str, Any], manifest: Manifest | None = None) -> str:
+    """Fill ``{var}`` placeholders from connection config; a missing one is a clear error."""
+
+    def sub(m: re.Match[str]) -> str:
+        var = m.group(1)
+        if var not in config or config[var] in (None, ""):
+            spec = (manifest.connection_config.get(var, {}) if manifest else {}) or {}
+            default = spec.get("default")
+            if default:
+                return str(default)
+            raise missing_setting(manifest, var)
+        return str(config[var])
+
+    url = _PLACEHOLDER.sub(sub, template)
+    if template.startswith("{") and not _is_safe_url(url):
+        raise UsageError(
+            f"{url!r} is not an https:// URL.",
+            "Check the connection's settings; re-authorize it if they came from the provider.",
+        )
+    return url
+
+
+_MOVED = {
+    "validation": {"validate_dict", "validate_file", "validate_paths"},
+    "catalogue": {"Catalogue", "FolderIndex", "index_folder", "load_catalogue"},
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``manifest.validate_file`` and friends moved to ``validation``/``catalogue``."""
+    import importlib
+
+    for module, names in _MOVED.items():
+        if name in names:
+            return getattr(importlib.import_module(f".{module}", __package__), name)
+    raise AttributeError(name)

@@ -1,0 +1,140 @@
+"""The root command: global options, command groups, and the one place errors are rendered.
+
+Each command group lives in ``synthral_cli/cli/<group>.py`` and only imports typer at module
+level; heavy libraries load inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from ..basics.errors import SynthralError
+from ..basics.version import __version__
+from .runtime import Runtime
+
+COMPLETE_VAR = "_SYNTHRAL_COMPLETE"
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in synthral, never an expected outcome
+
+
+class SynthralGroup(TyperGroup):
+    """Renders ``SynthralError``: one line of what happened, one of what to do, the exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SynthralError as exc:
+            from . import ui
+
+            runtime = ctx.obj if isinstance(ctx.obj, Runtime) else None
+            if runtime is not None and runtime.debug:
+                ui.print_traceback()
+            ui.error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, _click_exception_types()):
+                raise
+            from . import ui
+
+            runtime = ctx.obj if isinstance(ctx.obj, Runtime) else None
+            if runtime is not None and runtime.debug:
+                ui.print_traceback()
+            ui.error(
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                "This is a bug in synthral; rerun with --debug for the traceback and report it.",
+            )
+            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
+
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    from typer._click.exceptions import ClickException
+
+    return (ClickException, typer.Exit, typer.Abort)
+
+
+app = typer.Typer(
+    name="synthral",
+    cls=SynthralGroup,
+    help="Connect shell scripts and CI jobs to SaaS APIs: browse connectors, authorize, invoke.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"synthral {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks and HTTP logs (secrets redacted).", envvar="SYNTHRAL_DEBUG"
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Connect shell scripts and CI jobs to SaaS APIs.
+
+    Example: synthral connectors list --category crm
+    """
+    if not isinstance(ctx.obj, Runtime):
+        ctx.obj = Runtime(debug=debug)
+    else:
+        ctx.obj.debug = ctx.obj.debug or debug
+    if ctx.obj.debug:
+        from ..basics.logs import disable_debug_logging, enable_debug_logging
+
+        enable_debug_logging()
+        ctx.call_on_close(disable_debug_logging)
+
+
+def _register() -> None:
+    """One line per command group; each module imports only Typer at module level."""
+    from . import authorize, completion, configure, connections, connectors, invoke, nango, run, store
+
+    app.add_typer(connectors.app, name="connectors")
+    connectors.add_aliases(app)
+    app.add_typer(connections.app, name="connections")
+    app.add_typer(store.app, name="store")
+    configure.register_command(app)
+    authorize.register(app)  # authorize, refresh, token
+    invoke.register(app)  # invoke, request, test
+    run.register(app)
+    app.add_typer(nango.app, name="nango")
+    completion.register(app)
+
+
+_register()
+
+
+def _hoist_debug(argv: list[str]) -> list[str]:
+    """``--debug`` works anywhere on the line (before ``--``), not only before the command."""
+    if "--debug" not in argv:
+        return argv
+    cut = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:cut]:
+        return argv
+    rest = [a for i, a in enumerate(argv) if not (a == "--debug" and i < cut)]
+    return ["--debug", *rest]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
+    if COMPLETE_VAR in os.environ:
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    app(args=args, prog_name="synthral")

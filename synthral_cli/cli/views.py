@@ -1,0 +1,88 @@
+"""Renderings shared by the Typer commands and the fast entry path (no Typer here)."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
+
+
+
+def list_connectors(
+    rt: Any,
+    category: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    as_json: bool = False,
+) -> None:
+    from . import ui
+
+    catalogue = rt.catalogue  # loads it and reports broken user manifests on stderr
+    if as_json and not (category or status or search) and not ui.is_terminal():
+        # The whole catalogue, piped: join the rendered summaries (what print_json would write).
+        rendered = catalogue.rendered_summaries()
+        ui.echo('{"connectors": [' + ", ".join(rendered) + '], "total_count": ' + str(len(rendered)) + "}")
+        return
+    found = rt.sy.connectors(category=category, status=status, search=search)
+    if as_json:
+        ui.print_json({"connectors": found, "total_count": len(found)})
+        return
+    ui.table(
+        ["slug", "name", "category", "auth", "status", "nango"],
+        [
+            (c["slug"], c["name"], c["category"], c["auth_type"], c["status"], "yes" if c["nango_enabled"] else "")
+            for c in found
+        ],
+        title=f"{len(found)} connectors",
+    )
+
+
+def _relative(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    delta = int(ts - now)
+    span = abs(delta)
+    text = f"{span // 86400}d" if span >= 86400 else f"{span // 3600}h" if span >= 3600 else f"{span // 60}m"
+    return f"in {text}" if delta > 0 else f"expired {text} ago"
+
+
+def list_connections(rt: Any, as_json: bool = False) -> None:
+    """``connections list``: metadata only, no cryptography, no sqlite-utils."""
+    from ..basics.settings import Settings
+    from ..store.sqlite import Store, connection_rows, iso_times
+    from . import ui
+
+    settings = Settings(rt.env)
+    store = Store.open(settings)
+    try:
+        rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
+        if settings.nango_secret_key:  # issue 7: merge the connections Nango holds
+            from ..auth.nango import merge_rows
+
+            rows, note = merge_rows(settings, store, rows, lambda: rt.catalogue.summaries())
+            if note:
+                ui.warn(note)
+    finally:
+        store.close()
+    if as_json:
+        ui.print_json({"connections": iso_times(rows), "total_count": len(rows)})
+        return
+    import time
+
+    now = time.time()
+    ui.table(
+        ["slug", "connection", "method", "scopes", "expires", "health", "source"],
+        [
+            (
+                r["connector_slug"],
+                r["connection"],
+                r["method"] or "-",
+                " ".join(r["scopes"]) or "-",
+                _relative(r["expires_at"], now),
+                r["health"] + (" (re-authorize)" if r["needs_reauth"] else ""),
+                r["source"],
+            )
+            for r in rows
+        ],
+        title=f"{len(rows)} connections",
+    )
