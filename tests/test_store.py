@@ -174,12 +174,12 @@ def test_locked_rolls_back_on_error_and_nests(config_dir):
 
 def test_schema_migrations_recorded_wal_and_busy_timeout(config_dir):
     store = open_store()
-    assert store.migrations() == ["m001_initial"]
-    assert store.schema_version == 1
+    assert store.migrations() == ["m001_initial", "m002_origins"]
+    assert store.schema_version == 2
     raw = sqlite3.connect(config_dir / "store.db")
     assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert [r[0] for r in raw.execute("SELECT name FROM _migrations")] == ["m001_initial"]
+    assert [r[0] for r in raw.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_origins"]
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"connections", "apps", "meta", "_migrations"} <= tables
     cols = {r[1] for r in raw.execute("PRAGMA table_info(connections)")}
@@ -200,12 +200,13 @@ def test_schema_migrations_recorded_wal_and_busy_timeout(config_dir):
         "last_test_message",
         "needs_reauth",
         "version",
+        "origins",
     } == cols
     raw.close()
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
     store.close()
     again = open_store()  # reopening does not migrate twice
-    assert again.migrations() == ["m001_initial"]
+    assert again.migrations() == ["m001_initial", "m002_origins"]
 
 
 # -- no plaintext on disk ---------------------------------------------------------------------

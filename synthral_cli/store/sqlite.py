@@ -65,6 +65,8 @@ class Connection:
     last_test_message: str | None = None
     needs_reauth: bool = False
     version: int = 0
+    # the origins (scheme://host[:port]) its credential may be sent to, recorded when it was made
+    origins: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:  # never show secret values, even in a traceback
         return (
@@ -132,12 +134,17 @@ def m001_initial(db: Any) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key", not_null={"key", "value"})
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [m001_initial]
+def m002_origins(db: Any) -> None:
+    """The origins a connection's credential may be sent to (credential origin binding)."""
+    db.execute("ALTER TABLE connections ADD COLUMN origins TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [m001_initial, m002_origins]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
     "slug, name, method, scopes, expires_at, config, metadata, created_at, updated_at, last_used_at, "
-    "last_test_ok, last_test_at, last_test_message, needs_reauth, version"
+    "last_test_ok, last_test_at, last_test_message, needs_reauth, version, origins"
 )
 
 
@@ -170,6 +177,7 @@ def _row_to_connection(r: tuple[Any, ...]) -> Connection:
         r[12],
         bool(r[13]),
         r[14],
+        _loads(r[15], []),
     )
 
 
@@ -476,7 +484,7 @@ class Store:
         from ..basics.redact import register
         from . import crypto
 
-        raw = self._open(row[15], crypto.row_aad("connection", slug, name), f"connection {slug}/{name}")
+        raw = self._open(row[16], crypto.row_aad("connection", slug, name), f"connection {slug}/{name}")
         conn.secrets = json.loads(raw)
         register(*conn.secrets.values())
         return conn
@@ -509,7 +517,7 @@ class Store:
                 "INSERT OR REPLACE INTO connections (slug, name, method, scopes, expires_at, config, "
                 "metadata, secret, created_at, updated_at, last_used_at, last_test_ok, last_test_at, "
                 "last_test_message, "
-                "needs_reauth, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "needs_reauth, version, origins) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     stored.slug,
                     stored.name,
@@ -527,6 +535,7 @@ class Store:
                     stored.last_test_message,
                     int(stored.needs_reauth),
                     stored.version,
+                    json.dumps(list(stored.origins)),
                 ),
             )
         return stored
