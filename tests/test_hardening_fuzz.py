@@ -32,7 +32,8 @@ from synthral_cli.catalogue.manifest import Action, Manifest, bundled_dir
 from synthral_cli.catalogue.validation import validate_dict, validate_file
 from synthral_cli.wire.http import error_message, interpret, parse_body
 from synthral_cli.wire.params import check_params, parse_cli_params
-from synthral_cli.workflows.flow import check_flow, interpolate, parse_flow, parse_inputs
+from synthral_cli.workflows.flow import check_flow, parse_flow
+from synthral_cli.workflows.run import interpolate, parse_inputs
 from tests.hardening_support import CLI_PROPERTY, PROPERTY, Counter, assert_clean_failure
 from tests.invoke_support import Scripted, manifest, write_manifests
 

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from synthral_cli.basics.errors import ProviderError, UsageError
-from synthral_cli.workflows.flow import check_flow, interpolate, parse_flow, parse_inputs, run_flow
+from synthral_cli.workflows.flow import check_flow, parse_flow
+from synthral_cli.workflows.run import interpolate, parse_inputs, run_flow
 
 
 class Recorder:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..basics.errors import UsageError
 from ..basics.settings import make_private_dirs
-from .manifest import SCHEMA_VERSION, Manifest, _did_you_mean, _manifest_files, bundled_dir, summarize
+from .manifest import SCHEMA_VERSION, Manifest, _manifest_files, bundled_dir, summarize
+from .syntax import _did_you_mean
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here

@@ -2,7 +2,7 @@
 fill its templates (``{var}`` in URLs, response paths).
 
 Validation lives in ``validation.py``; loading, merging and caching the catalogue in
-``catalogue.py``. Their public names are also reachable from here for compatibility.
+``loading.py``; YAML, response paths and URL checks in ``syntax.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..basics.errors import UsageError
+from .syntax import _did_you_mean, _is_safe_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
@@ -306,62 +307,8 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _did_you_mean(word: str, choices: list[str], n: int = 3) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
-    if not close:
-        return ""
-    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
-
-
-def _yaml_load(text: str) -> Any:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-
-
-def _is_safe_url(url: str) -> bool:
-    """HTTPS, or plain HTTP only to a loopback host (local test servers)."""
-    if url.startswith("https://"):
-        return True
-    m = re.match(r"http://(\[::1\]|127\.\d+\.\d+\.\d+|localhost)(:\d+)?(/|$)", url)
-    return m is not None
-
-
 def placeholders(template: str) -> list[str]:
     return _PLACEHOLDER.findall(template)
-
-
-_PATH_TOKEN = re.compile(
-    r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]|([^.\[\]]+)|(\.)"""
-)
-
-
-def split_path(path: str) -> list[str | int]:
-    """A response path as keys and list indexes.
-
-    ``data.items`` -> ``["data", "items"]``; ``errors[0].message`` and ``errors.0.message`` ->
-    ``["errors", 0, "message"]`` (a bare number is an index into a list, a key in an object);
-    ``[0].message`` starts in a top-level list; a key that holds dots or brackets is quoted in
-    brackets: ``["@odata.nextLink"]``. Raises ``ValueError`` on a malformed path.
-    """
-    out: list[str | int] = []
-    pos = 0
-    while pos < len(path):
-        m = _PATH_TOKEN.match(path, pos)
-        if m is None:
-            raise ValueError(f"cannot read the path {path!r} at {path[pos:]!r}")
-        dq, sq, index, bare, _dot = m.groups()
-        if dq is not None or sq is not None:
-            out.append(re.sub(r"\\(.)", r"\1", dq if dq is not None else sq))
-        elif index is not None:
-            out.append(int(index))
-        elif bare is not None:
-            out.append(int(bare) if re.fullmatch(r"-?\d+", bare) else bare)
-        pos = m.end()
-    return out
 
 
 def check_config_value(manifest: Manifest, name: str, value: str) -> None:
@@ -413,19 +360,3 @@ def render_url(template: str, config: dict[str, Any], manifest: Manifest | None 
             "Check the connection's settings; re-authorize it if they came from the provider.",
         )
     return url
-
-
-_MOVED = {
-    "validation": {"validate_dict", "validate_file", "validate_paths"},
-    "catalogue": {"Catalogue", "FolderIndex", "index_folder", "load_catalogue"},
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``manifest.validate_file`` and friends moved to ``validation``/``catalogue``."""
-    import importlib
-
-    for module, names in _MOVED.items():
-        if name in names:
-            return getattr(importlib.import_module(f".{module}", __package__), name)
-    raise AttributeError(name)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..basics.errors import ManifestError
-from .manifest import _PLACEHOLDER, _did_you_mean, _is_safe_url, _yaml_load, schema_path, split_path
+from .manifest import _PLACEHOLDER, schema_path
+from .syntax import _did_you_mean, _is_safe_url, _yaml_load, split_path
 
 _validator: Any = None
 

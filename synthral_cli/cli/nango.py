@@ -54,11 +54,11 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: synthral nango status --json
     """
-    from ..auth import nango
+    from ..auth import nango_report
     from ..basics.settings import Settings
     from . import ui
 
-    report = nango.status(Settings(runtime(ctx).env))
+    report = nango_report.status(Settings(runtime(ctx).env))
     error = report.pop("error", None)
     if as_json:
         ui.print_json(report)

@@ -28,7 +28,8 @@ def run(
     Example: synthral run examples/new-customer.json --input email=ada@example.com --input name=Ada
     """
     from ..basics.redact import redact
-    from ..workflows.flow import StepFailed, SynthralRunner, check_flow, load_flow, parse_inputs, run_flow
+    from ..workflows.flow import check_flow, load_flow
+    from ..workflows.run import StepFailed, SynthralRunner, parse_inputs, run_flow
     from . import ui
 
     rt = runtime(ctx)

@@ -57,7 +57,7 @@ def list_connections(rt: Any, as_json: bool = False) -> None:
     try:
         rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
         if settings.nango_secret_key:  # issue 7: merge the connections Nango holds
-            from ..auth.nango import merge_rows
+            from ..auth.nango_report import merge_rows
 
             rows, note = merge_rows(settings, store, rows, lambda: rt.catalogue.summaries())
             if note:

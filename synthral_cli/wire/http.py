@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..basics.errors import NetworkError, ProviderError
-from ..catalogue.manifest import split_path
+from ..catalogue.syntax import split_path
 from .prepare import Invocation
 from .request import PreparedRequest
 from .response import Outcome, ProviderAuthError

@@ -1,0 +1,64 @@
+"""The small languages inside manifests: YAML documents, response paths (``errors[0].message``),
+the URL safety rule (https, or http to loopback), and "did you mean" for misspelt names."""
+
+from __future__ import annotations
+
+import re
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
+
+
+def _did_you_mean(word: str, choices: list[str], n: int = 3) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def _is_safe_url(url: str) -> bool:
+    """HTTPS, or plain HTTP only to a loopback host (local test servers)."""
+    if url.startswith("https://"):
+        return True
+    m = re.match(r"http://(\[::1\]|127\.\d+\.\d+\.\d+|localhost)(:\d+)?(/|$)", url)
+    return m is not None
+
+
+_PATH_TOKEN = re.compile(
+    r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]|([^.\[\]]+)|(\.)"""
+)
+
+
+def split_path(path: str) -> list[str | int]:
+    """A response path as keys and list indexes.
+
+    ``data.items`` -> ``["data", "items"]``; ``errors[0].message`` and ``errors.0.message`` ->
+    ``["errors", 0, "message"]`` (a bare number is an index into a list, a key in an object);
+    ``[0].message`` starts in a top-level list; a key that holds dots or brackets is quoted in
+    brackets: ``["@odata.nextLink"]``. Raises ``ValueError`` on a malformed path.
+    """
+    out: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        m = _PATH_TOKEN.match(path, pos)
+        if m is None:
+            raise ValueError(f"cannot read the path {path!r} at {path[pos:]!r}")
+        dq, sq, index, bare, _dot = m.groups()
+        if dq is not None or sq is not None:
+            out.append(re.sub(r"\\(.)", r"\1", dq if dq is not None else sq))
+        elif index is not None:
+            out.append(int(index))
+        elif bare is not None:
+            out.append(int(bare) if re.fullmatch(r"-?\d+", bare) else bare)
+        pos = m.end()
+    return out
