@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from synthral_cli.auth import flows, loopback
+from synthral_cli.auth import codeflow, grants, loopback
+from synthral_cli.auth.interaction import Interaction, SilentInteraction
 from synthral_cli.auth.loopback import CallbackServer
+from synthral_cli.auth.tokens import TokenSet
 from synthral_cli.basics.errors import AuthError
 from tests.authserver import USERS, oauth_server, provider  # noqa: F401
 from tests.hardening_support import refused, tally
@@ -234,7 +236,7 @@ def _consent(auth_url: str) -> str:
         return r.headers["Location"]
 
 
-class AttackingBrowser(flows.SilentInteraction):
+class AttackingBrowser(SilentInteraction):
     """Opens the URL: attacks the callback server from several sides, then consents."""
 
     def __init__(self, deliver: bool = True) -> None:
@@ -274,13 +276,13 @@ class AttackingBrowser(flows.SilentInteraction):
                 self.answers.append(0)
 
 
-def _flow(provider, interaction: flows.Interaction, timeout: float) -> flows.TokenSet:
+def _flow(provider, interaction: Interaction, timeout: float) -> TokenSet:
     from synthral_cli.api import Synthral
 
     manifest = Synthral(env=dict(os.environ)).connector(provider.slug)
-    return flows.authorization_code_flow(
+    return codeflow.authorization_code_flow(
         manifest,
-        flows.ClientApp(provider.client_id, provider.client_secret),
+        grants.ClientApp(provider.client_id, provider.client_secret),
         interaction=interaction,
         scopes=["read"],
         config={},

@@ -9,7 +9,8 @@ import re
 import httpx
 import pytest
 
-from synthral_cli.auth import flows
+from synthral_cli.auth import codeflow, device, grants, tokens
+from synthral_cli.auth.interaction import SilentInteraction
 from synthral_cli.basics.errors import AuthError
 from synthral_cli.catalogue.manifest import Manifest
 from tests.authserver import USERS, oauth_server  # noqa: F401
@@ -33,7 +34,7 @@ def manifest(srv, **auth) -> Manifest:
     )
 
 
-class Person(flows.SilentInteraction):
+class Person(SilentInteraction):
     """Reads the user code from the notice and approves (or denies) it at the verification page."""
 
     def __init__(self, srv, decision="allow", act=True):
@@ -77,7 +78,7 @@ class Clock:
 def app(oauth_server):
     oauth_server.slow_down_polls = 0
     c = oauth_server.add_client("flows-" + str(len(oauth_server.clients)))
-    return flows.ClientApp(c.client_id, c.client_secret)
+    return grants.ClientApp(c.client_id, c.client_secret)
 
 
 def test_device_flow_honours_interval_and_slow_down(oauth_server, app):
@@ -85,7 +86,7 @@ def test_device_flow_honours_interval_and_slow_down(oauth_server, app):
     oauth_server.slow_down_polls = 1
     person = Person(oauth_server, act=False)
     clock = Clock(on_sleep=lambda n: n == 2 and person.approve())  # approves after the first poll
-    tokens = flows.device_flow(
+    tokens = device.device_flow(
         manifest(oauth_server),
         app,
         interaction=person,
@@ -103,7 +104,7 @@ def test_device_flow_keeps_polling_while_pending_then_expires(oauth_server, app)
     oauth_server.device_interval = 1
     clock = Clock()
     with pytest.raises(AuthError, match="expired"):
-        flows.device_flow(
+        device.device_flow(
             manifest(oauth_server),
             app,
             interaction=Person(oauth_server, act=False),
@@ -120,7 +121,7 @@ def test_device_flow_access_denied(oauth_server, app):
     oauth_server.device_interval = 1
     clock = Clock()
     with pytest.raises(AuthError, match="access_denied") as info:
-        flows.device_flow(
+        device.device_flow(
             manifest(oauth_server),
             app,
             interaction=Person(oauth_server, decision="deny"),
@@ -136,33 +137,33 @@ def test_device_flow_needs_the_endpoint(oauth_server, app):
     m = manifest(oauth_server)
     del m.raw["auth"]["device_authorization_url"]
     with pytest.raises(Exception, match="device flow"):
-        flows.device_flow(m, app, interaction=flows.SilentInteraction(), scopes=[], config={})
+        device.device_flow(m, app, interaction=SilentInteraction(), scopes=[], config={})
 
 
 def test_client_secret_basic_and_post_are_sent_as_the_manifest_says(oauth_server):
     basic = oauth_server.add_client("basic-cc", "b-secret", ("client_credentials",), "client_secret_basic")
     post = oauth_server.add_client("post-cc", "p-secret", ("client_credentials",), "client_secret_post")
     for client, method in ((basic, "client_secret_basic"), (post, "client_secret_post")):
-        app = flows.ClientApp(client.client_id, client.client_secret)
+        app = grants.ClientApp(client.client_id, client.client_secret)
         m = manifest(oauth_server, token_auth_method=method)
-        assert flows.client_credentials(m, app, scopes=["read"], config={}).access_token
+        assert grants.client_credentials(m, app, scopes=["read"], config={}).access_token
         wrong = manifest(
             oauth_server,
             token_auth_method="client_secret_post" if method.endswith("basic") else "client_secret_basic",
         )
         with pytest.raises(AuthError, match="invalid_client"):
-            flows.client_credentials(wrong, app, scopes=["read"], config={})
+            grants.client_credentials(wrong, app, scopes=["read"], config={})
 
 
 def test_authorization_url_has_pkce_state_scopes_and_extra_params(oauth_server, app):
     m = manifest(oauth_server, scope_separator=",", authorization_params={"access_type": "offline"})
-    req = flows.build_authorization_request(
+    req = codeflow.build_authorization_request(
         m, app, redirect_uri="http://127.0.0.1:5000/callback", scopes=["a", "b"], config={}
     )
     assert "code_challenge_method=S256" in req.url and "access_type=offline" in req.url
     assert "scope=a%2Cb" in req.url and f"state={req.state}" in req.url
     assert len(req.state) >= 43 and req.code_verifier
-    no_pkce = flows.build_authorization_request(
+    no_pkce = codeflow.build_authorization_request(
         manifest(oauth_server, pkce=False, scope_param="user_scope"),
         app,
         redirect_uri="http://127.0.0.1:5000/callback",
@@ -201,12 +202,12 @@ def test_parse_token_follows_the_manifest_paths():
         },
         "expires_in": 120,
     }
-    out = flows.parse_token(slack_like, token, ["ignored"])
+    out = tokens.parse_token(slack_like, token, ["ignored"])
     assert out.access_token == "xoxp-user-token" and out.refresh_token == "r-1"
     assert out.scopes == ["chat:write", "users:read"]
     assert out.config == {"team_id": "T123", "instance_url": "https://acme.my.example.com"}
     assert out.expires_at is not None
     plain = Manifest({"slug": "p", "name": "P", "auth": {"type": "oauth2"}, "connection_config": {}})
-    assert flows.parse_token(plain, {"access_token": "tok-abcdef"}, ["read"]).scopes == ["read"]
+    assert tokens.parse_token(plain, {"access_token": "tok-abcdef"}, ["read"]).scopes == ["read"]
     with pytest.raises(Exception, match="without an access token"):
-        flows.parse_token(slack_like, {"ok": True}, [])
+        tokens.parse_token(slack_like, {"ok": True}, [])

@@ -8,7 +8,8 @@ import threading
 import httpx
 import pytest
 
-from synthral_cli.auth import flows
+from synthral_cli.auth import codeflow
+from synthral_cli.auth.interaction import SilentInteraction
 from synthral_cli.auth.loopback import CallbackServer
 from synthral_cli.basics.errors import UsageError
 
@@ -110,7 +111,7 @@ def test_timeout_returns_none():
         assert server.wait(0.2) is None
 
 
-class _Pasting(flows.SilentInteraction):
+class _Pasting(SilentInteraction):
     def __init__(self, lines):
         super().__init__()
         self._lines = lines
@@ -127,7 +128,7 @@ def test_pasted_url_is_checked_for_its_state():
             f"http://127.0.0.1:{server.port}/callback?code=evil&state=nope",
             f"http://127.0.0.1:{server.port}/callback?code=pasted&state={STATE}",
         ]
-        t = threading.Thread(target=flows._read_pastes, args=(server, STATE, iter(lines), ui))
+        t = threading.Thread(target=codeflow._read_pastes, args=(server, STATE, iter(lines), ui))
         t.start()
         t.join(5)
         result = server.wait(1)
@@ -137,5 +138,5 @@ def test_pasted_url_is_checked_for_its_state():
 
 def test_a_bare_pasted_code_is_accepted():
     with CallbackServer(STATE) as server:
-        flows._read_pastes(server, STATE, iter(["  the-code  \n"]), flows.SilentInteraction())
+        codeflow._read_pastes(server, STATE, iter(["  the-code  \n"]), SilentInteraction())
         assert server.wait(1).code == "the-code"

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from ..basics import redact
 from ..basics.errors import UsageError
 from ..catalogue.manifest import Manifest
-from . import flows
+from . import codeflow, device, grants
 from .credentials import _nango, _with_tokens, app_credentials
+from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 
 if TYPE_CHECKING:
     from ..store.sqlite import Connection
@@ -33,8 +34,8 @@ _DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
 def choose_method(sy: Synthral, manifest: Manifest, requested: str = "auto") -> str:
     """``auto|direct|nango|device`` -> ``direct|device|client_credentials|nango``."""
     auth = manifest.auth
-    grants = list(auth.get("grant_types", ["authorization_code"]))
-    cc_only = "client_credentials" in grants and not {"authorization_code", "device_code"} & set(grants)
+    grant_types = list(auth.get("grant_types", ["authorization_code"]))
+    cc_only = "client_credentials" in grant_types and not {"authorization_code", "device_code"} & set(grant_types)
     if requested == "nango":
         if not sy.settings.nango_enabled:
             raise UsageError(
@@ -88,9 +89,9 @@ def authorize_oauth(
     method: str = "auto",
     scopes: list[str] | None = None,
     config: dict[str, Any] | None = None,
-    interaction: flows.Interaction | None = None,
+    interaction: Interaction | None = None,
     port: int | None = None,
-    timeout: float = flows.DEFAULT_TIMEOUT,
+    timeout: float = DEFAULT_TIMEOUT,
     open_browser: bool = True,
     fields: dict[str, str] | None = None,
 ) -> Connection:
@@ -99,14 +100,14 @@ def authorize_oauth(
     from ..store.sqlite import Connection, check_name
 
     check_name(connection, "connection name")
-    interaction = interaction or flows.SilentInteraction()
+    interaction = interaction or SilentInteraction()
     config = dict(config or {})
     chosen = choose_method(sy, manifest, method)
     if method == "auto" and chosen != "nango":
         note = _auto_note(sy, manifest)
         if note:
             interaction.notice(note)
-    wanted = flows.requested_scopes(manifest, scopes)
+    wanted = grants.requested_scopes(manifest, scopes)
     ca = sy.settings.ca_bundle
     if chosen == "nango":  # stores only a reference; the scopes are those asked for, if any
         return _nango().authorize(  # type: ignore[no-any-return]
@@ -122,9 +123,9 @@ def authorize_oauth(
     grant = "client_credentials" if chosen == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)
     if chosen == "client_credentials":
-        tokens = flows.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=ca)
+        tokens = grants.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=ca)
     elif chosen == "device":
-        tokens = flows.device_flow(
+        tokens = device.device_flow(
             manifest,
             app,
             interaction=interaction,
@@ -135,7 +136,7 @@ def authorize_oauth(
             ca_bundle=ca,
         )
     else:
-        tokens = flows.authorization_code_flow(
+        tokens = codeflow.authorization_code_flow(
             manifest,
             app,
             interaction=interaction,
@@ -237,7 +238,7 @@ def revoke_connection(sy: Synthral, manifest: Manifest, conn: Connection) -> boo
     hint = "refresh_token" if conn.secrets.get("refresh_token") else "access_token"
     grant = "client_credentials" if conn.method == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)
-    flows.revoke(
+    grants.revoke(
         manifest, app, token, token_type_hint=hint, config=conn.config, ca_bundle=sy.settings.ca_bundle
     )
     return True

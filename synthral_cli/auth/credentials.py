@@ -23,8 +23,9 @@ from ..basics import redact
 from ..basics.errors import AuthError, UsageError
 from ..basics.settings import client_id_var, client_secret_var, token_var
 from ..catalogue.manifest import Manifest
-from . import flows
+from . import grants
 from .credential import Credential
+from .tokens import TokenSet
 
 if TYPE_CHECKING:
     from ..store.sqlite import Connection
@@ -47,7 +48,7 @@ def _expiring(conn: Connection, margin: float = EXPIRY_MARGIN) -> bool:
 
 def app_credentials(
     sy: Synthral, manifest: Manifest, *, grant: str = "authorization_code"
-) -> flows.ClientApp:
+) -> grants.ClientApp:
     """The OAuth app: ``SYNTHRAL_<SLUG>_CLIENT_ID/_SECRET`` win over ``synthral configure``."""
     slug = manifest.slug
     client_id = sy.settings.client_id(slug)
@@ -61,7 +62,7 @@ def app_credentials(
         stored = sy.store.get_app(slug)
         if stored is not None and stored.client_id == client_id:
             secret = stored.client_secret
-    need_secret = flows.needs_client_secret(manifest, grant)
+    need_secret = grants.needs_client_secret(manifest, grant)
     if client_id is None or (need_secret and not secret):
         missing = [client_id_var(slug)] if client_id is None else []
         if need_secret and not secret:
@@ -83,7 +84,7 @@ def app_credentials(
             + (f" with the redirect URI {redirect}." if grant == "authorization_code" else "."),
         )
     redact.register(secret)
-    return flows.ClientApp(client_id, secret, source)
+    return grants.ClientApp(client_id, secret, source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,11 +220,11 @@ def renewable(manifest: Manifest, conn: Connection) -> bool:
     return bool(conn.secrets.get("refresh_token")) or conn.method == "client_credentials"
 
 
-def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> flows.TokenSet:
+def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> TokenSet:
     ca = sy.settings.ca_bundle
     if conn.method == "client_credentials" and not conn.secrets.get("refresh_token"):
         app = app_credentials(sy, manifest, grant="client_credentials")
-        return flows.client_credentials(
+        return grants.client_credentials(
             manifest, app, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
         )
     refresh_token = conn.secrets.get("refresh_token")
@@ -233,12 +234,12 @@ def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> flows.TokenSet
             f"Run `{_authorize_cmd(conn.slug, conn.name)}`.",
         )
     app = app_credentials(sy, manifest)
-    return flows.refresh(
+    return grants.refresh(
         manifest, app, refresh_token, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
     )
 
 
-def _with_tokens(conn: Connection, tokens: flows.TokenSet) -> Connection:
+def _with_tokens(conn: Connection, tokens: TokenSet) -> Connection:
     secrets = dict(conn.secrets)
     secrets["access_token"] = tokens.access_token
     if tokens.refresh_token:
@@ -287,7 +288,7 @@ def refresh_connection(
             return conn
         try:
             tokens = _renew(sy, manifest, conn)
-        except flows.InvalidGrant as exc:
+        except grants.InvalidGrant as exc:
             refused = (exc, conn.version)
         else:
             return store.put(_with_tokens(conn, tokens))

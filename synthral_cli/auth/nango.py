@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..store.sqlite import Connection, Store
     from .context import Context as Synthral
     from .credential import Credential
-    from .flows import Interaction
+    from .interaction import Interaction
 
 POLL_INTERVAL = 2.0
 _CLIENTS: dict[tuple[str, str, str | None], NangoClient] = {}

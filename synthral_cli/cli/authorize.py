@@ -29,7 +29,7 @@ def _stdin_is_terminal() -> bool:
 
 
 class TerminalInteraction:
-    """The ``flows.Interaction`` of the CLI: stderr, ``webbrowser``, a paste prompt."""
+    """The ``auth.interaction.Interaction`` of the CLI: stderr, ``webbrowser``, a paste prompt."""
 
     def __init__(self, paste: bool) -> None:
         self.paste = paste

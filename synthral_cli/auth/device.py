@@ -1,0 +1,128 @@
+"""The device authorization grant (RFC 8628): ask for a user code, show it (and open the
+verification page when asked), then poll the token endpoint as the provider's interval says."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..basics import redact, tls
+from ..basics.errors import AuthError, NetworkError, UsageError
+from ..catalogue.manifest import Manifest
+from .grants import (
+    HTTP_TIMEOUT,
+    ClientApp,
+    auth_method,
+    endpoint,
+    join_scopes,
+    oauth_client,
+    oauth_error_classes,
+    oauth_failure,
+)
+from .interaction import DEFAULT_TIMEOUT, Interaction
+from .tokens import TokenSet, parse_token
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def device_flow(
+    manifest: Manifest,
+    app: ClientApp,
+    *,
+    interaction: Interaction,
+    scopes: list[str],
+    config: Mapping[str, Any],
+    timeout: float = DEFAULT_TIMEOUT,
+    open_browser: bool = False,
+    ca_bundle: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> TokenSet:
+    import httpx
+
+    if not manifest.auth.get("device_authorization_url"):
+        raise UsageError(
+            f"{manifest.slug} does not offer the device flow (no auth.device_authorization_url).",
+            f"Use: synthral authorize {manifest.slug} --no-browser (and paste the URL).",
+        )
+    data: dict[str, str] = {"client_id": app.client_id}
+    if scopes:
+        data[manifest.auth.get("scope_param", "scope")] = join_scopes(manifest, scopes)
+    auth: Any = None
+    if auth_method(manifest) == "client_secret_basic" and app.client_secret:
+        auth = httpx.BasicAuth(app.client_id, app.client_secret)
+    elif auth_method(manifest) == "client_secret_post" and app.client_secret:
+        data["client_secret"] = app.client_secret
+    url = endpoint(manifest, "device_authorization_url", config)
+    try:
+        with httpx.Client(timeout=HTTP_TIMEOUT, verify=tls.verify(ca_bundle)) as http:
+            resp = http.post(url, data=data, auth=auth, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise NetworkError(
+            f"Could not reach {manifest.slug}'s device endpoint: {exc}", "Check the network."
+        ) from None
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    if resp.status_code >= 400 or not isinstance(body, dict) or "device_code" not in body:
+        err = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
+        raise AuthError(
+            f"{manifest.slug} refused to start the device flow (HTTP {resp.status_code}"
+            + (f": {err}" if err else "")
+            + ").",
+            "Check that the OAuth app allows the device flow, or use the browser flow.",
+        )
+    device_code = str(body["device_code"])
+    redact.register(device_code)
+    interval = float(body.get("interval") or 5)
+    expires_in = float(body.get("expires_in") or timeout)
+    uri = body.get("verification_uri") or body.get("verification_url")
+    complete = body.get("verification_uri_complete")
+    interaction.notice(
+        f"To authorize {manifest.name}, open {uri} and enter the code: {body.get('user_code')}"
+    )
+    if open_browser:
+        interaction.open_browser(str(complete or uri))
+    deadline = clock() + min(expires_in, timeout)
+    params = dict(manifest.auth.get("token_params", {}))
+    token_url = endpoint(manifest, "token_url", config)
+    oauth_errors = oauth_error_classes()
+    with interaction.waiting(f"Waiting for the approval of {manifest.name}..."):
+        with oauth_client(manifest, app, ca_bundle=ca_bundle) as client:
+            while True:
+                if clock() + interval > deadline:
+                    raise AuthError(
+                        f"The device code for {manifest.slug} expired before it was approved.",
+                        f"Run `synthral authorize {manifest.slug} --method device` again.",
+                    )
+                sleep(interval)
+                try:
+                    token = client.fetch_token(
+                        token_url, grant_type=DEVICE_GRANT, device_code=device_code, **params
+                    )
+                except oauth_errors as exc:
+                    code = getattr(exc, "error", "")
+                    if code == "authorization_pending":
+                        continue
+                    if code == "slow_down":
+                        interval += 5
+                        continue
+                    if code == "expired_token":
+                        raise AuthError(
+                            f"The device code for {manifest.slug} expired before it was approved.",
+                            f"Run `synthral authorize {manifest.slug} --method device` again.",
+                        ) from None
+                    if code == "access_denied":
+                        raise AuthError(
+                            f"{manifest.name} refused the authorization: access_denied "
+                            f"({getattr(exc, 'description', None) or 'the user declined'}).",
+                            f"Run `synthral authorize {manifest.slug} --method device` again and approve.",
+                        ) from None
+                    raise oauth_failure(manifest, "device code", exc) from None
+                except httpx.HTTPError as exc:
+                    raise NetworkError(
+                        f"Could not reach {manifest.slug}'s token endpoint: {exc}", None
+                    ) from None
+                return parse_token(manifest, dict(token), scopes)
