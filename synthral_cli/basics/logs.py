@@ -1,4 +1,4 @@
-"""``--debug`` logging: HTTP and library logs on stderr, every line redacted."""
+"""``--debug`` logging: HTTP and library logs on stderr, every line clean and redacted."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import logging
 import sys
 
 from .redact import redact
+from .sanitize import strip_controls
 
 
 class RedactingStderrHandler(logging.Handler):
-    """Writes each record, redacted, to whatever ``sys.stderr`` is *now* (test runners swap it)."""
+    """Writes each record, without control characters and redacted, to whatever ``sys.stderr``
+    is *now* (test runners swap it)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            sys.stderr.write(redact(self.format(record)) + "\n")
+            sys.stderr.write(redact(strip_controls(self.format(record))) + "\n")
         except Exception:  # a log line must never break a command
             self.handleError(record)
 

@@ -42,14 +42,19 @@ class TerminalInteraction:
     def show_link(self, text: str) -> None:
         """A link the person must open (Nango's connect link), shown as it is: its one-time
         session token is meant for them, so it is not redacted."""
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
+        from . import ui
+
+        ui.show_link(text)
 
     def open_browser(self, url: str) -> bool:
+        """``BROWSER`` or the desktop's browser, started without synthral's secret variables."""
         import webbrowser
 
+        from ..basics.childenv import without_secrets
+
         try:
-            return bool(webbrowser.open(url))
+            with without_secrets():
+                return bool(webbrowser.open(url))
         except webbrowser.Error:
             return False
 
@@ -90,13 +95,13 @@ def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
 
 
 def _ask(label: str, secret: bool) -> str:
+    from . import ui
+
     if secret:
         import getpass
 
-        return getpass.getpass(f"{label}: ", stream=sys.stderr)
-    sys.stderr.write(f"{label}: ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip()
+        return getpass.getpass(ui.prompt(f"{label}: "), stream=sys.stderr)
+    return ui.ask(f"{label}: ")
 
 
 def _collect_config(manifest: Any, pairs: list[str], interactive: bool) -> dict[str, str]:

@@ -62,7 +62,7 @@ def run(
     finally:
         runner.close()
     if as_json:
-        ui.echo(redact(_dumps(result.to_dict())))
+        ui.echo_json(redact(_dumps(result.to_dict())))
     elif dry_run:
         for step in (s for s in result.steps if s.success):
             ui.echo(f"# step {step.name} ({step.type})")
@@ -70,7 +70,7 @@ def run(
     else:
         last = result.steps[-1] if result.steps else None
         if last is not None and last.success:
-            ui.echo(redact(_dumps(last.output)))
+            ui.echo_json(redact(_dumps(last.output)))
     stopped = result.steps[-1] if result.steps and not result.steps[-1].success else None
     for skipped in result.steps[:-1] if stopped else result.steps:
         if not skipped.success:  # continue_on_error let the run go on

@@ -2,6 +2,11 @@
 
 Data goes to stdout (a Rich table on a terminal, JSON with ``--json``); progress, warnings and
 errors go to stderr, redacted.
+
+Everything written here passes ``basics.sanitize`` on the way out: human text is stripped of
+escape sequences and control characters (a provider's text cannot write the clipboard, hide a
+link or rewrite the screen), JSON keeps them as ``\\u`` escapes, and Rich gets ``Text`` objects,
+never markup, so a ``[link=...]`` in a provider's value stays text.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import sys
 from contextlib import contextmanager
 
 from ..basics.redact import redact
+from ..basics.sanitize import escape_json_text, strip_controls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
@@ -41,7 +47,14 @@ def print_json(data: Any) -> None:
     text = json.dumps(data, indent=indent, ensure_ascii=False, default=str)
     if not _utf8(text):  # a lone surrogate from a provider's "\\ud800" escape: keep it escaped
         text = json.dumps(data, indent=indent, ensure_ascii=True, default=str)
-    sys.stdout.write(text + "\n")
+    echo_json(text)
+
+
+def echo_json(text: str) -> None:
+    """JSON text already serialized, with the controls ``json.dumps`` leaves raw escaped."""
+    if not _utf8(text):  # a lone surrogate: the same \\udxxx escape JSON would have written
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    sys.stdout.write(escape_json_text(text) + "\n")
     sys.stdout.flush()
 
 
@@ -54,15 +67,52 @@ def _utf8(text: str) -> bool:
 
 
 def echo(text: str = "") -> None:
+    """Human text on stdout, without escape sequences or control characters."""
     if not _utf8(text):
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(strip_controls(text) + "\n")
+
+
+def shown(text: str) -> str:
+    """What ``err`` writes for ``text``: controls stripped first, so an escape sequence
+    inside a secret cannot split it past redaction; then redacted."""
+    return redact(strip_controls(text))
 
 
 def err(text: str) -> None:
-    """A line on stderr, redacted."""
-    sys.stderr.write(redact(text) + "\n")
+    """A line on stderr, clean and redacted."""
+    sys.stderr.write(shown(text) + "\n")
     sys.stderr.flush()
+
+
+def show_link(text: str) -> None:
+    """A line on stderr that is meant for the person as it is (a one-time connect link), so
+    not redacted; still clean."""
+    sys.stderr.write(strip_controls(text) + "\n")
+    sys.stderr.flush()
+
+
+def prompt(label: str) -> str:
+    """The clean text of a prompt label, for ``getpass`` or ``ask``."""
+    return strip_controls(label, one_line=True)
+
+
+def ask(label: str) -> str:
+    """Ask on stderr, read one line from stdin."""
+    sys.stderr.write(prompt(label))
+    sys.stderr.flush()
+    return sys.stdin.readline().strip()
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else strip_controls(str(value), one_line=True)
+
+
+def _text(value: Any) -> Any:
+    """A Rich ``Text`` (no markup, no emoji codes) of a clean cell."""
+    from rich.text import Text
+
+    return Text(_cell(value))
 
 
 def warn(text: str) -> None:
@@ -78,17 +128,17 @@ def error(message: str, hint: str | None = None) -> None:
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
     """A table: Rich on a terminal, plain tab-separated text when piped."""
     if not is_terminal(sys.stdout) and not os.environ.get("FORCE_COLOR"):
-        sys.stdout.write("\t".join(c.upper() for c in columns) + "\n")
+        sys.stdout.write("\t".join(_cell(c).upper() for c in columns) + "\n")
         for row in rows:
-            sys.stdout.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+            sys.stdout.write("\t".join(_cell(v) for v in row) + "\n")
         return
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False, header_style="bold")
+    t = Table(title=None if title is None else _text(title), show_lines=False, header_style="bold")
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(_text(c), overflow="fold")
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*(_text(v) for v in row))
     _rich_console(False).print(t)
 
 
@@ -96,7 +146,7 @@ def panel(title: str, lines: Sequence[tuple[str, Any]]) -> None:
     """Key/value details of one thing."""
     if not is_terminal(sys.stdout):
         for k, v in lines:
-            sys.stdout.write(f"{k}: {v}\n")
+            sys.stdout.write(f"{_cell(k)}: {_cell(v)}\n")
         return
     from rich.panel import Panel
     from rich.table import Table
@@ -105,8 +155,8 @@ def panel(title: str, lines: Sequence[tuple[str, Any]]) -> None:
     grid.add_column(style="bold")
     grid.add_column()
     for k, v in lines:
-        grid.add_row(k, "" if v is None else str(v))
-    _rich_console(False).print(Panel(grid, title=title, expand=False))
+        grid.add_row(_text(k), _text(v))
+    _rich_console(False).print(Panel(grid, title=_text(title), expand=False))
 
 
 @contextmanager
@@ -115,7 +165,7 @@ def status(message: str) -> Iterator[None]:
     if not is_terminal(sys.stderr):
         yield
         return
-    with _rich_console(True).status(message):
+    with _rich_console(True).status(_text(shown(message))):
         yield
 
 
@@ -141,11 +191,11 @@ class Live:
 
     def update(self, message: str) -> None:
         if self._status is not None:
-            self._status.update(redact(message))
+            self._status.update(_text(shown(message)))
 
     def line(self, text: str) -> None:
         if self._console is not None:
-            self._console.print(redact(text), markup=False, highlight=False)
+            self._console.print(shown(text), markup=False, highlight=False, emoji=False)
         else:
             err(text)
 
@@ -153,4 +203,4 @@ class Live:
 def print_traceback() -> None:
     import traceback
 
-    sys.stderr.write(redact(traceback.format_exc()))
+    sys.stderr.write(shown(traceback.format_exc()))

@@ -21,7 +21,7 @@ def list_connectors(
     if as_json and not (category or status or search) and not ui.is_terminal():
         # The whole catalogue, piped: join the rendered summaries (what print_json would write).
         rendered = catalogue.rendered_summaries()
-        ui.echo('{"connectors": [' + ", ".join(rendered) + '], "total_count": ' + str(len(rendered)) + "}")
+        ui.echo_json('{"connectors": [' + ", ".join(rendered) + '], "total_count": ' + str(len(rendered)) + "}")
         return
     found = rt.sy.connectors(category=category, status=status, search=search)
     if as_json:
