@@ -50,11 +50,11 @@ def cli():
     """Run synthral in-process: ``cli("connectors", "list", "--json")`` -> Result."""
     from typer.testing import CliRunner
 
-    from synthral_cli.cli.app import _hoist_debug, app
+    from synthral_cli.cli.app import app, hoist_global_flags
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         runner = CliRunner()
-        r = runner.invoke(app, _hoist_debug(list(args)), input=input, env=env, catch_exceptions=False)
+        r = runner.invoke(app, hoist_global_flags(list(args)), input=input, env=env, catch_exceptions=False)
         return Result(r.exit_code, r.stdout, r.stderr)
 
     return run

@@ -1,5 +1,6 @@
 """PostgreSQL against a throwaway cluster (initdb/pg_ctl in a temp dir, Unix socket + TCP on a
-free port). As root, the cluster runs as the ``postgres`` user (initdb refuses root)."""
+free port, TLS with a trustme certificate for localhost/127.0.0.1). As root, the cluster runs as
+the ``postgres`` user (initdb refuses root)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,20 @@ def pg_server():
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
         pytest.fail("PostgreSQL is not installed: apt-get install -y postgresql")
-    base = Path(tempfile.mkdtemp(prefix="synthral-pg-"))
+    base = Path(tempfile.mkdtemp(prefix="testpg-cluster-"))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
     pwfile = base / "pw"
     pwfile.write_text(PASSWORD + "\n")
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert_file, key_file, ca_file = base / "server.crt", base / "server.key", base / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    os.chmod(key_file, 0o600)
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -47,6 +57,8 @@ def pg_server():
         shutil.chown(base, "postgres")
         shutil.chown(sock, "postgres")
         shutil.chown(pwfile, "postgres")
+        shutil.chown(cert_file, "postgres")
+        shutil.chown(key_file, "postgres")
         os.chmod(base, 0o755)
         prefix = ["runuser", "-u", "postgres", "--"]
     subprocess.run(
@@ -66,14 +78,17 @@ def pg_server():
         check=True,
         capture_output=True,
     )
-    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    opts = (
+        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+        f" -c ssl=on -c ssl_cert_file={cert_file} -c ssl_key_file={key_file}"
+    )
     subprocess.run(
         [*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
         check=True,
         capture_output=True,
     )
     try:
-        yield {"host": "127.0.0.1", "port": port, "socket": str(sock)}
+        yield {"host": "127.0.0.1", "port": port, "socket": str(sock), "ca": str(ca_file)}
     finally:
         subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
@@ -222,3 +237,31 @@ def test_list_tables_and_describe_table(cli, pg):
         {"name": "id", "type": "integer", "nullable": False, "default": None},
         {"name": "name", "type": "text", "nullable": False, "default": "'x'::text"},
     ]
+
+
+SSL_IN_USE = "select ssl from pg_stat_ssl where pid = pg_backend_pid()"
+
+
+def test_ca_bundle_is_the_sslrootcert(cli, pg, monkeypatch):
+    """verify-full needs the server's CA: --ca-bundle or SYNTHRAL_CA_BUNDLE gives it."""
+    put_connection(
+        "postgresql",
+        method="custom",
+        config={
+            "host": "localhost",
+            "port": str(pg["port"]),
+            "user": "synthral",
+            "dbname": "postgres",
+            "sslmode": "verify-full",
+        },
+        secrets={"password": PASSWORD},
+    )
+    monkeypatch.setenv("PGSSLROOTCERT", str(Path(pg["ca"]).parent / "absent.pem"))  # no default CA file
+    r = cli("invoke", "postgresql", "query", "-p", f"sql={SSL_IN_USE}", "--timeout", "5")
+    assert r.exit_code == 4 and "--ca-bundle" in r.stderr
+    r = cli("invoke", "postgresql", "query", "-p", f"sql={SSL_IN_USE}", "--ca-bundle", pg["ca"], "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["result"]["rows"] == [{"ssl": True}]
+    monkeypatch.setenv("SYNTHRAL_CA_BUNDLE", pg["ca"])
+    r = cli("invoke", "postgresql", "query", "-p", f"sql={SSL_IN_USE}", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["result"]["rows"] == [{"ssl": True}]

@@ -104,6 +104,8 @@ def run(
     params = check_params(action, params, manifest.slug)
     if options.ca_bundle is None:
         options.ca_bundle = sy.settings.ca_bundle
+    if options.allow_insecure is None:
+        options.allow_insecure = sy.settings.allow_insecure
     if options.via_nango_proxy:  # Nango adds the credential; it never reaches this process
         from .nango_proxy import run_via_proxy
 

@@ -26,6 +26,7 @@ import secrets as _secrets
 from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import AuthError, ProviderError, SynthralError, UsageError
+from ..basics.insecure import refuse_cleartext_url
 from ..basics.settings import NANGO_SECRET_KEY, NANGO_URL, Settings, nango_integration_var
 from .nango_client import NangoClient, NangoCredential, import_credentials, parse_credentials
 
@@ -52,12 +53,15 @@ def client(settings: Settings) -> NangoClient:
             "Nango is not configured.",
             f"Set {NANGO_SECRET_KEY} (and {NANGO_URL} for a self-hosted Nango), or use --method direct.",
         )
-    ident = (settings.nango_url, key, settings.ca_bundle)
+    url = settings.nango_url
+    carried = "the Nango secret key and every token"
+    refuse_cleartext_url(NANGO_URL, url, carried, allowed=settings.allow_insecure, fix=f"Use an https:// {NANGO_URL}")
+    ident = (url, key, settings.ca_bundle)
     found = _CLIENTS.get(ident)
     if found is None:
         from ..basics import tls
 
-        found = _CLIENTS[ident] = NangoClient(settings.nango_url, key, verify=tls.verify(settings.ca_bundle))
+        found = _CLIENTS[ident] = NangoClient(url, key, verify=tls.verify(settings.ca_bundle))
     return found
 
 

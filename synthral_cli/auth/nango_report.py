@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..basics.errors import AuthError, SynthralError
+from ..basics.errors import AuthError, SynthralError, UsageError
 from ..basics.settings import NANGO_SECRET_KEY, Settings, nango_integration_var
 from .nango import client
 
@@ -101,7 +101,12 @@ def status(settings: Settings) -> dict[str, Any]:
     from ..basics.errors import NetworkError
 
     try:
-        client(settings).probe()
+        nango = client(settings)
+    except UsageError as exc:  # e.g. plain http to another host: refused before any request
+        out.update(message=exc.message, error=exc)
+        return out
+    try:
+        nango.probe()
     except NetworkError as exc:
         out.update(reachable=False, message=exc.message, error=exc)
     except AuthError as exc:

@@ -19,6 +19,7 @@ CONFIG_DIR = "SYNTHRAL_CONFIG_DIR"
 MANIFESTS_PATH = "SYNTHRAL_MANIFESTS_PATH"
 STORE_KEY = "SYNTHRAL_STORE_KEY"
 CA_BUNDLE = "SYNTHRAL_CA_BUNDLE"
+ALLOW_INSECURE = "SYNTHRAL_ALLOW_INSECURE"
 NANGO_URL = "NANGO_URL"
 NANGO_SECRET_KEY = "NANGO_SECRET_KEY"
 NANGO_ENABLED = "NANGO_ENABLED"
@@ -131,6 +132,12 @@ class Settings:
     @property
     def ca_bundle(self) -> str | None:
         return self.env.get(CA_BUNDLE) or None
+
+    @property
+    def allow_insecure(self) -> bool:
+        """``SYNTHRAL_ALLOW_INSECURE=1`` (or ``--allow-insecure``): plain text to a host that is
+        not loopback is allowed (``basics.insecure``)."""
+        return self.env.get(ALLOW_INSECURE, "").strip().lower() in {"1", "true", "yes", "on"}
 
     def client_id(self, slug: str) -> str | None:
         return self.env.get(client_id_var(slug)) or None

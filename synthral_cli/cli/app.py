@@ -84,6 +84,13 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    allow_insecure: bool = typer.Option(
+        False,
+        "--allow-insecure",
+        help="Allow plain text to a host that is not this machine (http NANGO_URL, SMTP security none "
+        "with a password, PostgreSQL sslmode disable/allow/prefer).",
+        envvar="SYNTHRAL_ALLOW_INSECURE",
+    ),
 ) -> None:
     """Connect shell scripts and CI jobs to SaaS APIs.
 
@@ -93,6 +100,10 @@ def root(
         ctx.obj = Runtime(debug=debug)
     else:
         ctx.obj.debug = ctx.obj.debug or debug
+    if allow_insecure:  # one setting for the core to read: Settings.allow_insecure
+        from ..basics.settings import ALLOW_INSECURE
+
+        ctx.obj.env[ALLOW_INSECURE] = "1"
     if ctx.obj.debug:
         from ..basics.logs import disable_debug_logging, enable_debug_logging
 
@@ -119,20 +130,23 @@ def _register() -> None:
 _register()
 
 
-def _hoist_debug(argv: list[str]) -> list[str]:
-    """``--debug`` works anywhere on the line (before ``--``), not only before the command."""
-    if "--debug" not in argv:
-        return argv
+GLOBAL_FLAGS = ("--debug", "--allow-insecure")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """``--debug`` and ``--allow-insecure`` work anywhere on the line (before ``--``), not only
+    before the command."""
     cut = argv.index("--") if "--" in argv else len(argv)
-    if "--debug" not in argv[:cut]:
+    found = [f for f in GLOBAL_FLAGS if f in argv[:cut]]
+    if not found:
         return argv
-    rest = [a for i, a in enumerate(argv) if not (a == "--debug" and i < cut)]
-    return ["--debug", *rest]
+    rest = [a for i, a in enumerate(argv) if not (a in GLOBAL_FLAGS and i < cut)]
+    return [*found, *rest]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
+    args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     if COMPLETE_VAR in os.environ:
         from typer._completion_classes import completion_init
 

@@ -3,6 +3,10 @@
 
 Credential fields: ``dsn``, or host/port/user/password/dbname/sslmode. Values are passed to
 psycopg as separate parameters (never pasted into SQL); ``%s`` placeholders take ``params``.
+
+TLS: to a host that is not loopback, sslmode disable/allow/prefer is refused (exit 2) unless
+``--allow-insecure``; without an sslmode it is ``require`` (``verify-full`` with a CA bundle).
+``--ca-bundle`` / ``SYNTHRAL_CA_BUNDLE`` is the ``sslrootcert`` unless the connection names one.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import os
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 
 CONN_KEYS = ("host", "port", "user", "password", "dbname", "sslmode")
 AUTH_STATES = {"28P01", "28000"}
+CLEARTEXT_SSLMODES = {"disable", "allow", "prefer"}  # a server (or a man in the middle) can say no TLS
 
 
 def _psycopg(manifest: Manifest) -> Any:
@@ -78,10 +84,58 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _remote_hosts(params: dict[str, Any]) -> list[str]:
+    """The hosts libpq would reach over the network (not a Unix socket, not loopback); a
+    ``service`` with no host is counted as remote, since its file is not read here."""
+    from ..basics.insecure import is_loopback
+
+    found: list[str] = []
+    for key, env in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
+        value = params[key] if key in params else os.environ.get(env, "")
+        found += [h.strip() for h in str(value).split(",") if h.strip()]
+    if not found and (params.get("service") or os.environ.get("PGSERVICE")):
+        return ["(the service's host)"]
+    return [h for h in found if not h.startswith(("/", "@")) and not is_loopback(h)]
+
+
+def _with_tls(manifest: Manifest, dsn: str, kwargs: dict[str, Any], options: Options) -> dict[str, Any]:
+    """``kwargs`` with the TLS decision made explicit (see the module docstring)."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(dsn, **kwargs)
+    except ProgrammingError as exc:
+        raise UsageError(
+            f"The {manifest.slug} connection string is not valid: {str(exc).strip()}",
+            f"Fix it: synthral authorize {manifest.slug}",
+        ) from None
+    out = dict(kwargs)
+    if options.ca_bundle and not params.get("sslrootcert"):
+        out["sslrootcert"] = options.ca_bundle
+    remote = _remote_hosts(params)
+    if not remote or options.allow_insecure:
+        return out
+    sslmode = str(params.get("sslmode") or os.environ.get("PGSSLMODE") or "")
+    if not sslmode:
+        out["sslmode"] = "verify-full" if options.ca_bundle else "require"
+    elif sslmode in CLEARTEXT_SSLMODES:
+        from ..basics.insecure import refuse_cleartext
+
+        refuse_cleartext(
+            f"PostgreSQL sslmode={sslmode} could send the password and every query to {remote[0]}",
+            remote[0],
+            allowed=False,
+            fix=f"Use sslmode=require, or verify-full with --ca-bundle (synthral authorize {manifest.slug})",
+        )
+    return out
+
+
 def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> Any:
     psycopg = _psycopg(manifest)
     dsn, kwargs = _conninfo(manifest, fields)
     where = _where(dsn, kwargs)
+    kwargs = _with_tls(manifest, dsn, kwargs, options)
     try:
         return psycopg.connect(dsn, connect_timeout=max(1, int(options.timeout)), autocommit=False, **kwargs)
     except psycopg.OperationalError as exc:
@@ -94,6 +148,12 @@ def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> An
             raise AuthError(
                 f"PostgreSQL at {where} refused the login: {text}",
                 f"Check the user and password: synthral authorize {manifest.slug}",
+            ) from None
+        if any(w in str(exc).lower() for w in ("ssl", "certificate")):
+            raise NetworkError(
+                f"TLS with PostgreSQL at {where} failed: {text}",
+                "For a private CA give --ca-bundle (SYNTHRAL_CA_BUNDLE); a server without TLS needs "
+                "sslmode=disable and --allow-insecure.",
             ) from None
         if "does not exist" in str(exc):
             raise ProviderError(f"PostgreSQL at {where}: {text}", "Check dbname and user.") from None

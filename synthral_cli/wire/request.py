@@ -42,6 +42,7 @@ class Options:
     retries: int = 3
     timeout: float = 30.0
     ca_bundle: str | None = None
+    allow_insecure: bool | None = None  # plain text to a non-loopback host (basics.insecure)
     on_wait: Callable[[float, str], None] | None = None  # progress while backing off
     backoff_base: float = 0.5
     sleep: Callable[[float], None] | None = None

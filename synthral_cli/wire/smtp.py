@@ -5,6 +5,8 @@ it is) and ``verify_address`` (VRFY).
 Credential fields: host, port, username, password, security (``starttls`` | ``tls`` for
 implicit TLS | ``none``), from. Bcc recipients go in the envelope only, never in a header.
 Date and Message-ID are added when sending (not in a dry run, which stays reproducible).
+A password with ``security: none`` to a host that is not loopback is refused (exit 2) before
+connecting, unless ``--allow-insecure`` (``basics.insecure``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ def _context(options: Options) -> ssl.SSLContext:
 def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> smtplib.SMTP:
     host, port, security = _settings(manifest, fields)
     where = f"{host}:{port}"
+    if security == "none" and fields.get("username"):
+        from ..basics.insecure import refuse_cleartext
+
+        refuse_cleartext(
+            f"SMTP security 'none' would send the password of {fields['username']} to {where}",
+            host,
+            allowed=bool(options.allow_insecure),
+            fix=f"Use security starttls or tls (synthral authorize {manifest.slug})",
+        )
     server: smtplib.SMTP | None = None
     try:
         if security == "tls":
