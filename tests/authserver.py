@@ -10,6 +10,10 @@ It runs on 127.0.0.1 (port 0) in a thread and offers what synthral must handle:
 - ``POST /revoke``: RFC 7009;
 - ``GET /api/me``: a protected resource answering 401 to unknown, revoked or expired tokens.
 
+Crafted answers: ``token_extra`` and ``device_extra`` are merged into every successful token
+and device-authorization response (``None`` removes a key, ``Raw("1e999")`` is written as is,
+for JSON a dict cannot hold), so tests can play a provider that answers with hostile values.
+
 Every issued token is recorded in ``grants`` so tests can count refresh grants. Models are
 in memory, behind one lock (the server is threaded).
 """
@@ -44,6 +48,32 @@ from flask import Flask, jsonify, redirect, request, session
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 USERS = {"alice": "wonderland"}
+
+
+@dataclass(frozen=True)
+class Raw:
+    """JSON text written into a crafted answer as it is (``1e999``, ``NaN``, ``-Infinity``)."""
+
+    text: str
+
+
+def craft(body: bytes, extra: dict[str, Any]) -> bytes:
+    """A JSON object answer with ``extra`` merged in (see the module docstring)."""
+    data = json.loads(body)
+    raws: dict[str, str] = {}
+    for key, value in extra.items():
+        if value is None:
+            data.pop(key, None)
+        elif isinstance(value, Raw):
+            marker = f"__raw_{len(raws)}__"
+            raws[json.dumps(marker)] = value.text
+            data[key] = marker
+        else:
+            data[key] = value
+    text = json.dumps(data)
+    for marker, raw in raws.items():
+        text = text.replace(marker, raw)
+    return text.encode()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -161,6 +191,8 @@ class OAuthServer:
         self.expires_in = 3600
         self.device_interval = 1
         self.slow_down_polls = 0  # answer slow_down to this many polls first
+        self.token_extra: dict[str, Any] = {}  # merged into successful token answers (craft)
+        self.device_extra: dict[str, Any] = {}  # merged into device authorization answers
         self.app = self._build_app()
         self._httpd: Any = None
         self.url = ""
@@ -420,9 +452,14 @@ class OAuthServer:
             grant_user = user if request.form.get("decision") == "allow" else None
             return server.create_authorization_response(grant_user=grant_user, grant=grant)
 
+        def crafted(response: Any, extra: dict[str, Any]) -> Any:
+            if extra and response.status_code == 200:
+                response.set_data(craft(response.get_data(), extra))
+            return response
+
         @app.post("/token")
         def token() -> Any:
-            return server.create_token_response()
+            return crafted(server.create_token_response(), srv.token_extra)
 
         @app.post("/revoke")
         def revoke() -> Any:
@@ -430,7 +467,7 @@ class OAuthServer:
 
         @app.post("/device_authorization")
         def device_authorization() -> Any:
-            return server.create_endpoint_response("device_authorization")
+            return crafted(server.create_endpoint_response("device_authorization"), srv.device_extra)
 
         @app.route("/device", methods=["GET", "POST"])
         def device() -> Any:

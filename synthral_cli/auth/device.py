@@ -1,14 +1,22 @@
 """The device authorization grant (RFC 8628): ask for a user code, show it (and open the
-verification page when asked), then poll the token endpoint as the provider's interval says."""
+verification page when asked), then poll the token endpoint as the provider's interval says.
+
+The device endpoint's answer is checked before anything is shown or opened: the verification
+URI must be https (or http to loopback), else the flow stops (exit 3) without printing it; a
+``verification_uri_complete`` that is not is ignored; ``interval`` and ``expires_in`` are
+clamped (``tokens.seconds``).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..basics import redact, tls
 from ..basics.errors import AuthError, NetworkError, UsageError
+from ..basics.insecure import is_loopback
 from ..catalogue.manifest import Manifest
 from .grants import (
     HTTP_TIMEOUT,
@@ -21,9 +29,26 @@ from .grants import (
     oauth_failure,
 )
 from .interaction import DEFAULT_TIMEOUT, Interaction
-from .tokens import TokenSet, parse_token
+from .tokens import TokenSet, parse_token, seconds
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+MAX_INTERVAL = 60.0
+
+
+def web_address(value: Any) -> str | None:
+    """``value`` when it is an https URL (or http to loopback) with a host, one printable line;
+    ``None`` for anything else (``javascript:``, ``file:``, ``data:``, plain http elsewhere)."""
+    if not isinstance(value, str) or not value.isprintable() or " " in value:
+        return None
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if host and (scheme == "https" or (scheme == "http" and is_loopback(host))):
+        return value
+    return None
 
 
 def device_flow(
@@ -76,10 +101,16 @@ def device_flow(
         )
     device_code = str(body["device_code"])
     redact.register(device_code)
-    interval = float(body.get("interval") or 5)
-    expires_in = float(body.get("expires_in") or timeout)
-    uri = body.get("verification_uri") or body.get("verification_url")
-    complete = body.get("verification_uri_complete")
+    interval = max(1.0, seconds(body.get("interval"), maximum=MAX_INTERVAL) or 5.0)
+    expires_in = seconds(body.get("expires_in"), maximum=timeout) or timeout
+    uri = web_address(body.get("verification_uri") or body.get("verification_url"))
+    if uri is None:
+        raise AuthError(
+            f"{manifest.slug}'s device endpoint gave a verification address that is not an https:// "
+            "URL; it was not opened or shown.",
+            f"Use the browser flow: synthral authorize {manifest.slug} --method direct",
+        )
+    complete = web_address(body.get("verification_uri_complete"))
     interaction.notice(
         f"To authorize {manifest.name}, open {uri} and enter the code: {body.get('user_code')}"
     )

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from ..basics import tls
 from ..basics.errors import AuthError, NetworkError, ProviderError, UsageError
 from ..catalogue.manifest import Manifest, render_url
-from .tokens import TokenSet, parse_token
+from .tokens import TokenSet, parse_token, sane_lifetimes
 
 HTTP_TIMEOUT = 30.0
 
@@ -104,8 +104,33 @@ def oauth_client(
         verify=tls.verify(ca_bundle),
         **kwargs,
     )
+    for hook in ("access_token_response", "refresh_token_response"):
+        client.register_compliance_hook(hook, _sane_token_response)
     with client:
         yield client
+
+
+def _sane_token_response(resp: Any) -> Any:
+    """An Authlib compliance hook: a JSON token response with its lifetimes made sane
+    (``tokens.sane_lifetimes``) before Authlib reads them; anything else as it came."""
+    import json
+
+    import httpx
+
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp
+    if not isinstance(body, dict) or sane_lifetimes(body) is body:
+        return resp
+    drop = {"content-length", "content-encoding", "transfer-encoding", "content-type"}
+    return httpx.Response(
+        resp.status_code,
+        headers=[(k, v) for k, v in resp.headers.items() if k.lower() not in drop]
+        + [("Content-Type", "application/json")],
+        content=json.dumps(sane_lifetimes(body)).encode(),
+        request=resp.request,
+    )
 
 
 def oauth_failure(manifest: Manifest, what: str, exc: BaseException) -> AuthError:

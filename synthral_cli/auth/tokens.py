@@ -1,16 +1,26 @@
 """Token responses: turn what a token endpoint answered into a ``TokenSet``, following the
-manifest's paths (``access_token_path``, ``scope_response_path``, ``from_token_response``)."""
+manifest's paths (``access_token_path``, ``scope_response_path``, ``from_token_response``).
+
+What the provider says is checked where it enters: a lifetime (``expires_in``, ``expires_at``)
+that is not a finite non-negative number of seconds is unknown (``None``), and one beyond ten
+years is ten years (``seconds``); a ``from_token_response`` value must be a scalar matching the
+manifest's ``pattern``/``enum`` for that setting, or the whole response is refused (``AuthError``,
+exit 3) before anything is stored.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..basics import redact
-from ..basics.errors import ProviderError
-from ..catalogue.manifest import Manifest
+from ..basics.errors import AuthError, ProviderError, UsageError
+from ..catalogue.manifest import Manifest, check_config_value
+
+MAX_LIFETIME = 10 * 365 * 86400.0  # ten years: longer is "does not expire" in practice
 
 
 @dataclass
@@ -38,6 +48,66 @@ def dig(data: Any, path: str) -> Any:
     return node
 
 
+def seconds(value: Any, *, maximum: float = MAX_LIFETIME) -> float | None:
+    """A provider's number of seconds (a number or a numeric string), at most ``maximum``;
+    ``None`` for anything else (negative, NaN, ``true``, ``"soon"``). ``1e999`` is ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    if math.isnan(number) or number < 0:
+        return None
+    return min(number, maximum)
+
+
+def sane_lifetimes(token: dict[str, Any]) -> dict[str, Any]:
+    """``token`` with ``expires_in``/``expires_at`` made whole numbers in range, or removed when
+    they are nonsense; the same object when there is nothing to change. (Authlib turns them into
+    ``int`` itself and fails on ``1e999``, so its compliance hooks call this first.)"""
+    fixed = dict(token)
+    changed = False
+    sane = {"expires_in": seconds(token.get("expires_in")), "expires_at": _epoch(token.get("expires_at"))}
+    for key, value in sane.items():
+        if key not in token:
+            continue
+        if value is None:
+            del fixed[key]
+            changed = True
+        elif type(token[key]) is not int or token[key] != int(value):
+            fixed[key] = int(value)
+            changed = True
+    return fixed if changed else token
+
+
+def _epoch(value: Any) -> float | None:
+    """An ``expires_at`` (Unix seconds): positive, at most ten years from now."""
+    return seconds(value, maximum=time.time() + MAX_LIFETIME) or None
+
+
+def _setting(manifest: Manifest, var: str, value: Any) -> Any:
+    """A ``from_token_response`` value, checked like a ``--config`` value; refused with exit 3."""
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    problem = None
+    if isinstance(value, (dict, list)):
+        problem = "is not a single value"
+    elif not str(value).isprintable() or len(str(value)) > 2048:
+        problem = "is not one line of printable text"
+    else:
+        try:
+            check_config_value(manifest, var, value if isinstance(value, str) else str(value))
+        except UsageError as exc:
+            problem = f"does not match the manifest ({exc.message})"
+    if problem:
+        raise AuthError(
+            f"{manifest.slug}'s token endpoint named {var}={shown}, which {problem}; nothing was stored.",
+            f"If {manifest.slug} really moved, the connector's manifest must allow it; otherwise run "
+            f"`synthral authorize {manifest.slug}` again later.",
+        )
+    return value
+
+
 def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[str]) -> TokenSet:
     """Turn a token response into a ``TokenSet`` following the manifest's paths."""
     auth = manifest.auth
@@ -56,12 +126,8 @@ def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[st
         if isinstance(parent, Mapping) and parent.get("refresh_token"):
             refresh = parent["refresh_token"]
     redact.register(access, refresh)
-    expires_at: float | None = None
-    expires_in = token.get("expires_in")
-    if isinstance(expires_in, (int, float)) or (isinstance(expires_in, str) and expires_in.isdigit()):
-        expires_at = time.time() + float(expires_in)
-    elif isinstance(token.get("expires_at"), (int, float)):
-        expires_at = float(token["expires_at"])
+    life = seconds(token.get("expires_in"))
+    expires_at = time.time() + life if life is not None else _epoch(token.get("expires_at"))
     raw_scope = dig(token, auth.get("scope_response_path", "scope"))
     if isinstance(raw_scope, list):
         scopes = [str(s) for s in raw_scope]
@@ -76,7 +142,7 @@ def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[st
         if src:
             value = dig(token, src)
             if value is not None:
-                config[var] = value
+                config[var] = _setting(manifest, var, value)
     return TokenSet(
         access_token=access,
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
