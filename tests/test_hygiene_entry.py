@@ -98,6 +98,19 @@ def test_refresh_answer_with_a_good_setting_is_stored(crafty, sh):
     assert crafty.stored().config == {"instance_url": "https://acme.my.example.com"}
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [{"access_token": "tok\x1b]52;c;eA==\x07en"}, {"refresh_token": "r\r\nX-Injected: 1"}, {"access_token": "tök-ü"}],
+)
+def test_a_token_that_is_not_printable_ascii_is_refused(crafty, cli, extra):
+    crafty.seed(expires_in=10)
+    before = crafty.stored()
+    crafty.server.token_extra = extra
+    r = cli("refresh", "testprov")
+    assert r.exit_code == 1 and "not printable ASCII" in r.stderr and "\x1b" not in r.stderr
+    assert crafty.stored().version == before.version
+
+
 # -- lifetimes --------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ What the provider says is checked where it enters: a lifetime (``expires_in``, `
 that is not a finite non-negative number of seconds is unknown (``None``), and one beyond ten
 years is ten years (``seconds``); a ``from_token_response`` value must be a scalar matching the
 manifest's ``pattern``/``enum`` for that setting, or the whole response is refused (``AuthError``,
-exit 3) before anything is stored.
+exit 3) before anything is stored; a token that is not printable ASCII is refused too.
 """
 
 from __future__ import annotations
@@ -126,6 +126,13 @@ def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[st
         if isinstance(parent, Mapping) and parent.get("refresh_token"):
             refresh = parent["refresh_token"]
     redact.register(access, refresh)
+    for value in (access, refresh):
+        if isinstance(value, str) and not (value.isprintable() and value.isascii()):
+            raise ProviderError(  # RFC 6749 tokens are printable ASCII (VSCHAR); a header could not carry more
+                f"{manifest.slug}'s token endpoint answered with a token that is not printable ASCII "
+                "text; nothing was stored.",
+                "The provider's answer is broken or hostile; try again later.",
+            )
     life = seconds(token.get("expires_in"))
     expires_at = time.time() + life if life is not None else _epoch(token.get("expires_at"))
     raw_scope = dig(token, auth.get("scope_response_path", "scope"))
