@@ -33,6 +33,13 @@ class Synthral:
         self.settings = settings
         self.paths = settings.paths
 
+    def sibling(self) -> Synthral:
+        """Another ``Synthral`` on the same settings and catalogue with its own store connection:
+        a ``Store`` is used by one thread, so a server gives each worker thread a sibling."""
+        other = Synthral(self.settings)
+        other.__dict__["catalogue"] = self.catalogue  # loaded once, read-only, shared
+        return other
+
     @cached_property
     def store(self) -> Store:
         """The encrypted connection store, opened (and created or migrated) on first use."""
@@ -75,6 +82,19 @@ class Synthral:
     def connector(self, slug: str) -> Manifest:
         """One connector's manifest; an unknown slug raises ``UsageError`` with suggestions."""
         return self.catalogue.get(slug)
+
+    def connections(self) -> tuple[list[dict[str, Any]], str | None]:
+        """The ``connections list --json`` rows (stored, environment and Nango's; times in ISO
+        8601), and a note when Nango could not be asked. Metadata only: nothing is decrypted."""
+        from .store.sqlite import connection_rows, iso_times
+
+        rows = connection_rows(self.store, self.settings.env, self.catalogue.slugs)
+        note = None
+        if self.settings.nango_secret_key:
+            from .auth.nango_report import merge_rows
+
+            rows, note = merge_rows(self.settings, self.store, rows, self.catalogue.summaries)
+        return iso_times(rows), note
 
     def invoke(
         self, slug: str, action: str, params: Mapping[str, Any] | None = None, **options: Any

@@ -220,6 +220,47 @@ def test(sy: Synthral, slug: str, options: Options | None = None, **settings: An
     return out
 
 
+def test_credential(
+    sy: Synthral,
+    slug: str,
+    secrets: dict[str, str],
+    config: dict[str, Any] | None = None,
+    options: Options | None = None,
+) -> Outcome:
+    """Run ``test_connection`` with a credential that is not stored: check a configuration before
+    saving it. Nothing is written to the store; the secrets are registered for redaction."""
+    from ..auth.credential import Credential
+
+    opts = options or Options()
+    opts.dry_run = False
+    if opts.ca_bundle is None:
+        opts.ca_bundle = sy.settings.ca_bundle
+    manifest = sy.connector(slug)
+    action = manifest.action("test_connection")
+    params = check_params(action, {}, slug)
+    for value in secrets.values():
+        redact.register(value)
+    credential = Credential(
+        slug=slug,
+        connection=opts.connection,
+        kind=manifest.auth_type,
+        secrets=dict(secrets),
+        config=dict(config or {}),
+        scopes=None,
+        source="given",
+    )
+    if manifest.transport in {"smtp", "postgresql"}:
+        from .dispatch import dispatch
+
+        out = dispatch(manifest, action, params, credential, opts)
+    else:
+        from .deliver import deliver
+
+        out = deliver(sy, Invocation(manifest, action, params, credential, opts))
+    assert isinstance(out, Outcome)  # noqa: S101 - not a dry run
+    return out
+
+
 def _record(sy: Synthral, slug: str, connection: str, ok: bool, message: str) -> None:
     """Health for ``connections list``; only stored connections have a row to record it in."""
     from ..basics.errors import StoreError

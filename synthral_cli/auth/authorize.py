@@ -3,6 +3,8 @@ credential, and put the new connection in the store; revoke one at the provider.
 
     choose_method(sy, manifest, requested)     -> direct | device | client_credentials | nango
     authorize_oauth(...) / store_static(...)   -> Connection
+    begin_web_authorization / complete_web_authorization   the code flow split for a web server
+    remove_connection(sy, slug, name, revoke)  -> what was done (Nango, provider, store)
     revoke_connection(sy, manifest, conn)      -> bool   RFC 7009 where the manifest allows
 """
 
@@ -97,7 +99,7 @@ def authorize_oauth(
 ) -> Connection:
     """Run the OAuth flow the manifest and ``method`` call for and store the connection.
     ``fields``: the manifest's extra ``auth.fields`` (Etsy's app key), stored with the tokens."""
-    from ..store.sqlite import Connection, check_name
+    from ..store.sqlite import check_name
 
     check_name(connection, "connection name")
     interaction = interaction or SilentInteraction()
@@ -147,12 +149,29 @@ def authorize_oauth(
             open_browser=open_browser,
             ca_bundle=ca,
         )
+    return store_tokens(sy, manifest, tokens, app, connection=connection, method=chosen, config=config, fields=fields)
+
+
+def store_tokens(
+    sy: Synthral,
+    manifest: Manifest,
+    tokens: flows.TokenSet,
+    app: flows.ClientApp,
+    *,
+    connection: str,
+    method: str,
+    config: dict[str, Any],
+    fields: dict[str, str] | None = None,
+) -> Connection:
+    """Store the tokens of a finished grant as ``slug/connection`` (over any older one)."""
+    from ..store.sqlite import Connection
+
     extra_secrets, extra_config = split_fields(manifest, fields or {})
     conn = _with_tokens(
         Connection(
             slug=manifest.slug,
             name=connection,
-            method=chosen,
+            method=method,
             config={**extra_config, **config},
             secrets=extra_secrets,
             scopes=[],
@@ -163,6 +182,69 @@ def authorize_oauth(
     if tokens.refresh_token is None:
         conn.secrets.pop("refresh_token", None)
     return _replace_stored(sy, conn)
+
+
+def begin_web_authorization(
+    sy: Synthral,
+    manifest: Manifest,
+    *,
+    redirect_uri: str,
+    scopes: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+) -> tuple[flows.AuthorizationRequest, list[str]]:
+    """The first half of the code flow for a web server (``POST .../authorize``): the
+    authorization URL with a fresh state and PKCE verifier, which the caller keeps until the
+    provider redirects to ``redirect_uri``. Returns the request and the scopes asked for."""
+    if manifest.auth_type != "oauth2" or not manifest.auth.get("authorization_url"):
+        raise UsageError(
+            f"{manifest.slug} has no browser sign-in ({manifest.auth_type} credentials).",
+            "Store its credentials instead (POST /api/v1/connections, or synthral authorize --with-token).",
+        )
+    wanted = flows.requested_scopes(manifest, scopes)
+    app = app_credentials(sy, manifest)
+    request = flows.build_authorization_request(
+        manifest, app, redirect_uri=redirect_uri, scopes=wanted, config=dict(config or {}),
+        ca_bundle=sy.settings.ca_bundle,
+    )
+    redact.register(request.code_verifier)
+    return request, wanted
+
+
+def complete_web_authorization(
+    sy: Synthral,
+    manifest: Manifest,
+    request: flows.AuthorizationRequest,
+    code: str,
+    *,
+    connection: str,
+    scopes: list[str],
+    config: dict[str, Any] | None = None,
+) -> Connection:
+    """The second half: exchange ``code`` (with the kept PKCE verifier) and store the connection."""
+    app = app_credentials(sy, manifest)
+    config = dict(config or {})
+    tokens = flows.exchange_code(
+        manifest, app, request, code, scopes=scopes, config=config, ca_bundle=sy.settings.ca_bundle
+    )
+    return store_tokens(sy, manifest, tokens, app, connection=connection, method="direct", config=config)
+
+
+def grant_client_credentials(
+    sy: Synthral,
+    manifest: Manifest,
+    *,
+    connection: str = "default",
+    scopes: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+) -> Connection:
+    """Connect an app-only (client credentials) connector: no browser involved."""
+    app = app_credentials(sy, manifest, grant="client_credentials")
+    config = dict(config or {})
+    wanted = flows.requested_scopes(manifest, scopes)
+    tokens = flows.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=sy.settings.ca_bundle)
+    return store_tokens(
+        sy, manifest, tokens, app, connection=connection, method="client_credentials", config=config
+    )
 
 
 def _replace_stored(sy: Synthral, conn: Connection) -> Connection:
@@ -242,3 +324,24 @@ def revoke_connection(sy: Synthral, manifest: Manifest, conn: Connection) -> boo
         manifest, app, token, token_type_hint=hint, config=conn.config, ca_bundle=sy.settings.ca_bundle
     )
     return True
+
+
+def remove_connection(
+    sy: Synthral, slug: str, name: str = "default", *, revoke: bool = False, manifest: Manifest | None = None
+) -> dict[str, Any]:
+    """Delete a stored connection: in Nango first when it is a Nango reference, at the provider
+    too with ``revoke`` (RFC 7009, where ``manifest`` has an endpoint), then from the store.
+    Returns ``{"nango_deleted": bool | None, "revoked": bool | None}``; AuthError when absent."""
+    from ..basics.errors import AuthError
+    from .nango import forget
+
+    deleted = forget(sy, slug, name)  # None: not a Nango reference
+    revoked: bool | None = None
+    if revoke and deleted is None and manifest is not None:
+        conn = sy.store.get(slug, name)
+        if conn is None:
+            raise AuthError(f"no stored connection {slug}/{name}.", "See `synthral connections list`.")
+        revoked = revoke_connection(sy, manifest, conn)
+    if not sy.store.remove(slug, name):
+        raise AuthError(f"no stored connection {slug}/{name} to remove.", "See `synthral connections list`.")
+    return {"nango_deleted": deleted, "revoked": revoked}

@@ -4,6 +4,7 @@
                                                               refreshes when < 60 s remain
     refresh_after_401(sy, manifest, cred)    -> Credential | None   one forced refresh
     refresh_connection(sy, manifest, name)   -> Connection   refresh under the store lock
+    refresh_now(sy, manifest, name)          -> (method, expires_at)   ``synthral refresh``
     app_credentials(sy, manifest)            -> ClientApp    the OAuth app (env or configure)
 
 Putting new credentials in the store is ``authorize.py``.
@@ -295,3 +296,26 @@ def refresh_connection(
     error, version = refused
     store.mark_needs_reauth(slug, connection, if_version=version)
     raise AuthError(error.message, f"Run `{_authorize_cmd(slug, connection)}` to connect again.")
+
+
+def refresh_now(sy: Synthral, manifest: Manifest, connection: str = "default") -> tuple[str, float | None]:
+    """Refresh a stored connection's token now (``synthral refresh``, ``POST .../refresh``):
+    ``(method, expires_at)``. Nango refreshes its own; nothing is stored here for those."""
+    slug = manifest.slug
+    if manifest.auth_type != "oauth2":
+        raise UsageError(f"{slug} uses {manifest.auth_type} credentials, which do not expire.", None)
+    conn = sy.store.get(slug, connection)
+    if conn is None:
+        raise AuthError(f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}")
+    if conn.method == "nango":
+        nango = _nango()
+        if nango is None:
+            raise AuthError(f"The {slug} connection {connection!r} is managed by Nango, which is unavailable.", None)
+        return conn.method, nango.refresh(sy, manifest, conn).expires_at
+    if not renewable(manifest, conn):
+        raise AuthError(
+            f"{slug}/{connection} has no refresh token, so it cannot be refreshed.",
+            f"Run `synthral authorize {slug}` when it expires.",
+        )
+    conn = refresh_connection(sy, manifest, connection, force=True)
+    return conn.method, conn.expires_at

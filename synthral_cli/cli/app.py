@@ -113,7 +113,7 @@ def root(
 
 def _register() -> None:
     """One line per command group; each module imports only Typer at module level."""
-    from . import authorize, completion, configure, connections, connectors, invoke, nango, run, store
+    from . import authorize, completion, configure, connections, connectors, invoke, nango, run, serve, store
 
     app.add_typer(connectors.app, name="connectors")
     connectors.add_aliases(app)
@@ -125,6 +125,7 @@ def _register() -> None:
     run.register(app)
     app.add_typer(nango.app, name="nango")
     completion.register(app)
+    serve.register(app)
 
 
 _register()

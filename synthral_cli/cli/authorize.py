@@ -313,28 +313,11 @@ def refresh(
     import time
 
     from ..auth import credentials
-    from ..basics.errors import AuthError, UsageError
     from . import ui
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
-    if manifest.auth_type != "oauth2":
-        raise UsageError(f"{slug} uses {manifest.auth_type} credentials, which do not expire.", None)
-    conn = rt.sy.store.get(slug, connection)
-    if conn is None:
-        raise AuthError(f"No {slug} connection {connection!r} yet.", f"Run: synthral authorize {slug}")
-    if conn.method == "nango":  # Nango refreshes with force_refresh=true; nothing is stored here
-        from ..auth import nango
-
-        expires_at = nango.refresh(rt.sy, manifest, conn).expires_at
-    else:
-        if not credentials.renewable(manifest, conn):
-            raise AuthError(
-                f"{slug}/{connection} has no refresh token, so it cannot be refreshed.",
-                f"Run `synthral authorize {slug}` when it expires.",
-            )
-        conn = credentials.refresh_connection(rt.sy, manifest, connection, force=True)
-        expires_at = conn.expires_at
+    method, expires_at = credentials.refresh_now(rt.sy, manifest, connection)
     expires_in = None if expires_at is None else max(0, int(expires_at - time.time()))
     if rt.sy.settings.token_override(slug):
         from ..basics.settings import token_var
@@ -351,7 +334,7 @@ def refresh(
                 "connector_slug": slug,
                 "connection": connection,
                 "expires_in": expires_in,
-                "oauth_method": _oauth_method(conn.method),
+                "oauth_method": _oauth_method(method),
             }
         )
 

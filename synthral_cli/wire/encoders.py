@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,43 @@ class FileValue:
         return mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
 
 
+@dataclass(frozen=True)
+class InlineFile(FileValue):
+    """A file given by its content (the REST API's ``{"filename", "content_base64"}``), not by a
+    path: nothing is read from disk. ``path`` holds the file name."""
+
+    data: bytes = b""
+    media_type: str | None = None
+
+    def read(self) -> bytes:
+        return self.data
+
+    @property
+    def content_type(self) -> str:
+        return self.media_type or super().content_type
+
+
+# A server reads no file named by its caller: ``-p x=@/etc/passwd`` is for the command line only.
+_LOCAL_FILES: ContextVar[bool] = ContextVar("synthral_local_files", default=True)
+
+
+@contextmanager
+def without_local_files() -> Iterator[None]:
+    """Within this block (and the threads it hands a copy of its context to), reading a file named
+    by a parameter (a ``file`` parameter given as a path, an e-mail attachment) is refused."""
+    token = _LOCAL_FILES.set(False)
+    try:
+        yield
+    finally:
+        _LOCAL_FILES.reset(token)
+
+
 def read_file(path: str) -> bytes:
+    if not _LOCAL_FILES.get():
+        raise UsageError(
+            "This server does not read files from its own disk; a file parameter cannot be a path.",
+            'Send the content instead: {"filename": "report.pdf", "content_base64": "..."}.',
+        )
     try:
         return Path(path).expanduser().read_bytes()
     except ValueError:  # an embedded NUL (from --data or the Python API; argv cannot hold one)

@@ -189,11 +189,12 @@ class SynthralRunner:
     retries and refresh as ``synthral invoke``), ``http_request`` steps through the generic HTTP
     connector without credentials. One HTTP client is shared by every step of a run."""
 
-    def __init__(self, sy: Any, *, retries: int = 3, timeout: float = 30.0) -> None:
+    def __init__(self, sy: Any, *, retries: int = 3, timeout: float = 30.0, client: Any = None) -> None:
         self.sy = sy
         self.retries = retries
         self.timeout = timeout
-        self._client: Any = None
+        self._client: Any = client  # a caller's client (a server's) is shared, never closed here
+        self._owned = client is None
 
     def _options(self, connection: str, dry_run: bool) -> Any:
         from ..actions.invoke import Options
@@ -206,7 +207,7 @@ class SynthralRunner:
                        client=self._client)
 
     def close(self) -> None:
-        if self._client is not None:
+        if self._client is not None and self._owned:
             self._client.close()
             self._client = None
 

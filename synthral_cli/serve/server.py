@@ -1,0 +1,88 @@
+"""Serving the app with uvicorn: check where it may listen, bind the socket (port 0 picks a free
+one), say where it listens and print the one-time login link of the catalogue page, then serve
+until SIGTERM or Ctrl-C, when in-flight requests get ``shutdown_timeout`` seconds to finish."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import socket
+from typing import TYPE_CHECKING, Any
+
+from ..basics.errors import UsageError
+from . import logs
+from .options import ServeOptions, check
+
+if TYPE_CHECKING:
+    from ..api import Synthral
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+            "Pick another --port (0 picks a free one), or stop what uses it.",
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(sy: Synthral, options: ServeOptions) -> None:
+    """Serve until stopped; returns after a graceful shutdown."""
+    import uvicorn
+
+    from .app import create_app
+
+    check(options)
+    sy.catalogue.slugs()  # load the catalogue before the first request
+    logs.setup(options.json_logs)
+    sock = _bind(options.host, options.port)
+    port = sock.getsockname()[1]
+    scheme = "https" if options.tls else "http"
+    shown = f"[{options.host.strip('[]')}]" if ":" in options.host.strip("[]") else options.host
+    base = (options.public_url or f"{scheme}://{shown}:{port}").rstrip("/")
+    token = secrets.token_urlsafe(32)
+    app = create_app(sy, options, login_token=token)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(max(1, options.shutdown_timeout)),
+        ssl_certfile=str(options.tls_cert) if options.tls_cert else None,
+        ssl_keyfile=str(options.tls_key) if options.tls_key else None,
+        server_header=False,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once it is done; after a graceful stop that
+    # should not kill the process, so the handlers it restores then ignore it.
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # The login link is for the person who started the server: printed as it is (not redacted).
+    logs.event(
+        "listening", f"listening on {base}  (API: {base}/api/v1, OpenAPI: {base}/openapi.json)", url=base, port=port
+    )
+    logs.event(
+        "login",
+        f"open the catalogue page: {base}/login?token={token}",
+        login_url=f"{base}/login?token={token}",
+        raw=True,
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    logs.event("stopped", "stopped")
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    return None
