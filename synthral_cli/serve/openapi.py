@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..basics.version import __version__
 from .keys import PERMISSIONS
+from .openapi_schemas import ref, schemas
 from .shapes import action_schema
 
 if TYPE_CHECKING:
     from ..catalogue.loading import Catalogue
 
 RESERVED = {"authorize", "callback", "refresh", "actions"}
-NULLABLE_STR = {"type": ["string", "null"]}
 ERROR_STATUSES = {
     "400": "Bad request: a malformed body or parameter (code bad_request).",
     "401": "Missing or wrong API key (code unauthorized).",
@@ -27,166 +27,6 @@ ERROR_STATUSES = {
     "503": "The local store cannot be used (store_error).",
     "504": "The provider could not be reached (network_error).",
 }
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(props: dict[str, Any], required: list[str] | None = None, extra: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": props}
-    out["required"] = list(props) if required is None else required
-    if not extra:
-        out["additionalProperties"] = False
-    return out
-
-
-def _schemas() -> dict[str, Any]:
-    s = {"type": "string"}
-    b = {"type": "boolean"}
-    any_json: dict[str, Any] = {}
-    conn_row = _obj(
-        {
-            "connector_slug": s,
-            "connection": s,
-            "method": NULLABLE_STR,
-            "scopes": {"type": "array", "items": s},
-            "expires_at": NULLABLE_STR,
-            "health": s,
-            "last_tested_at": NULLABLE_STR,
-            "source": s,
-            "needs_reauth": b,
-        }
-    )
-    step = _obj(
-        {
-            "name": s,
-            "type": s,
-            "status": {"enum": ["running", "succeeded", "failed"]},
-            "started_at": NULLABLE_STR,
-            "finished_at": NULLABLE_STR,
-            "duration_ms": {"type": ["number", "null"]},
-            "result": any_json,
-            "error": {"oneOf": [{"type": "null"}, _ref("ErrorDetail")]},
-        }
-    )
-    return {
-        "ErrorDetail": _obj(
-            {"code": s, "message": s, "hint": NULLABLE_STR, "provider_status": {"type": ["integer", "null"]}},
-            ["code", "message", "hint"],
-        ),
-        "Error": _obj({"success": {"const": False}, "error": _ref("ErrorDetail")}),
-        "Health": _obj({"status": {"const": "ok"}, "version": s, "connectors": {"type": "integer"}}),
-        "ConnectorSummary": _obj(
-            {
-                "id": s,
-                "slug": s,
-                "name": s,
-                "status": s,
-                "category": s,
-                "description": s,
-                "latest_version": s,
-                "nango_enabled": b,
-                "nango_provider_key": NULLABLE_STR,
-                "auth_type": s,
-            }
-        ),
-        "ConnectorList": _obj(
-            {"connectors": {"type": "array", "items": _ref("ConnectorSummary")}, "total_count": {"type": "integer"}}
-        ),
-        "Connector": _obj({"id": s, "slug": s, "name": s, "status": s, "version": s, "manifest": {"type": "object"}}),
-        "Action": _obj(
-            {
-                "name": s,
-                "description": s,
-                "method": s,
-                "endpoint": s,
-                "parameters": {"type": "object", "additionalProperties": {"type": "object"}},
-                "scopes": {"type": "array", "items": s},
-            }
-        ),
-        "ActionList": _obj(
-            {"connector_slug": s, "actions": {"type": "object", "additionalProperties": _ref("Action")}}
-        ),
-        "AuthorizeRequest": _obj(
-            {
-                "redirect_uri": {"type": "string", "format": "uri"},
-                "scopes": {"type": "array", "items": s},
-                "connection": s,
-                "config": {"type": "object"},
-                "method": {"enum": ["auto", "direct", "nango"]},
-            },
-            [],
-        ),
-        "AuthorizeResponse": _obj(
-            {"authorization_url": NULLABLE_STR, "state": NULLABLE_STR, "oauth_method": {"enum": ["direct", "nango"]}},
-            ["authorization_url", "state", "oauth_method"],
-        ),
-        "CallbackResponse": _obj(
-            {
-                "success": b,
-                "connector_slug": s,
-                "connection": s,
-                "oauth_method": s,
-                "scopes": {"type": "array", "items": s},
-                "expires_at": NULLABLE_STR,
-            }
-        ),
-        "RefreshRequest": _obj({"connection": s}, []),
-        "RefreshResponse": _obj(
-            {
-                "success": b,
-                "connector_slug": s,
-                "connection": s,
-                "expires_in": {"type": ["integer", "null"]},
-                "oauth_method": s,
-            }
-        ),
-        "InvokeResponse": _obj({"success": b, "status": {"type": ["integer", "null"]}, "result": any_json}),
-        "ConnectionList": _obj(
-            {"connections": {"type": "array", "items": conn_row}, "total_count": {"type": "integer"}}
-        ),
-        "Credentials": _obj(
-            {
-                "connector_slug": s,
-                "connection": s,
-                "credentials": {"type": "object", "additionalProperties": s},
-                "config": {"type": "object"},
-            },
-            ["connector_slug"],
-        ),
-        "ConnectionCreated": _obj({"success": b, "connector_slug": s, "connection": s, "oauth_method": s}),
-        "ConnectionDeleted": _obj(
-            {
-                "success": b,
-                "connector_slug": s,
-                "connection": s,
-                "nango_deleted": {"type": ["boolean", "null"]},
-                "revoked": {"type": ["boolean", "null"]},
-            }
-        ),
-        "WorkflowRun": _obj(
-            {
-                "flow": _obj({"steps": {"type": "array", "items": {"type": "object"}, "minItems": 1}}),
-                "inputs": {"type": "object"},
-                "wait": b,
-            },
-            ["flow"],
-        ),
-        "ExecutionStarted": _obj({"execution_id": s, "status": s}),
-        "Step": step,
-        "Execution": _obj(
-            {
-                "execution_id": s,
-                "status": {"enum": ["running", "succeeded", "failed"]},
-                "started_at": NULLABLE_STR,
-                "finished_at": NULLABLE_STR,
-                "duration_ms": {"type": ["number", "null"]},
-                "steps": {"type": "array", "items": _ref("Step")},
-                "error": {"oneOf": [{"type": "null"}, _ref("ErrorDetail")]},
-            }
-        ),
-    }
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -217,7 +57,7 @@ def _op(
     if body is not None:
         op["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
         errors = (*errors, "413")
-    op["responses"] = {ok_status: ok, **{c: _json(_ref("Error"), ERROR_STATUSES[c]) for c in sorted(set(errors))}}
+    op["responses"] = {ok_status: ok, **{c: _json(ref("Error"), ERROR_STATUSES[c]) for c in sorted(set(errors))}}
     return op
 
 
@@ -242,13 +82,13 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
     provider = ("400", "401", "403", "404", "502", "503", "504")
     paths: dict[str, Any] = {
         "/api/v1/health": {
-            "get": _op("health", "Liveness and version.", _json(_ref("Health"), "Up."), permission=None, errors=())
+            "get": _op("health", "Liveness and version.", _json(ref("Health"), "Up."), permission=None, errors=())
         },
         "/api/v1/connectors/list": {
             "get": _op(
                 "listConnectors",
                 "The catalogue, filtered.",
-                _json(_ref("ConnectorList"), "Connectors."),
+                _json(ref("ConnectorList"), "Connectors."),
                 permission="connectors:read",
                 errors=("401", "403"),
                 params=[
@@ -262,7 +102,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "get": _op(
                 "getConnector",
                 "One connector and its manifest.",
-                _json(_ref("Connector"), "The connector."),
+                _json(ref("Connector"), "The connector."),
                 permission="connectors:read",
                 errors=("401", "403", "404"),
                 params=[slug],
@@ -272,7 +112,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "get": _op(
                 "listActions",
                 "The actions of a connector with their parameters.",
-                _json(_ref("ActionList"), "Actions by name."),
+                _json(ref("ActionList"), "Actions by name."),
                 permission="connectors:read",
                 errors=("401", "403", "404"),
                 params=[slug],
@@ -282,10 +122,10 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "post": _op(
                 "authorize",
                 "Start an OAuth authorization (PKCE and state are kept by the server).",
-                _json(_ref("AuthorizeResponse"), "Send the person to authorization_url."),
+                _json(ref("AuthorizeResponse"), "Send the person to authorization_url."),
                 permission="connections:write",
                 errors=provider,
-                body=_ref("AuthorizeRequest"),
+                body=ref("AuthorizeRequest"),
                 params=[slug],
             )
         },
@@ -296,7 +136,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
                 {
                     "description": "Connected.",
                     "content": {
-                        "application/json": {"schema": _ref("CallbackResponse")},
+                        "application/json": {"schema": ref("CallbackResponse")},
                         "text/html": {"schema": {"type": "string"}},
                     },
                 },
@@ -315,10 +155,10 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "post": _op(
                 "refresh",
                 "Refresh a connection's token now.",
-                _json(_ref("RefreshResponse"), "Refreshed."),
+                _json(ref("RefreshResponse"), "Refreshed."),
                 permission="connections:write",
                 errors=provider,
-                body=_ref("RefreshRequest"),
+                body=ref("RefreshRequest"),
                 params=[slug],
             )
         },
@@ -326,7 +166,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "post": _op(
                 "invoke",
                 "Run any action; the body holds its parameters.",
-                _json(_ref("InvokeResponse"), "The result."),
+                _json(ref("InvokeResponse"), "The result."),
                 permission="actions:execute",
                 errors=provider,
                 body={"type": "object"},
@@ -337,16 +177,16 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "get": _op(
                 "listConnections",
                 "Stored connections (metadata only, never a secret).",
-                _json(_ref("ConnectionList"), "Connections."),
+                _json(ref("ConnectionList"), "Connections."),
                 permission="connections:read",
                 errors=("401", "403", "503"),
             ),
             "post": _op(
                 "createConnection",
                 "Store API-key, basic, bearer or custom credentials.",
-                _json(_ref("ConnectionCreated"), "Stored."),
+                _json(ref("ConnectionCreated"), "Stored."),
                 permission="connections:write",
-                body=_ref("Credentials"),
+                body=ref("Credentials"),
                 ok_status="201",
             ),
         },
@@ -354,17 +194,17 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "post": _op(
                 "testConnection",
                 "Run test_connection with credentials that are not stored.",
-                _json(_ref("InvokeResponse"), "It works."),
+                _json(ref("InvokeResponse"), "It works."),
                 permission="connections:write",
                 errors=provider,
-                body=_ref("Credentials"),
+                body=ref("Credentials"),
             )
         },
         "/api/v1/connections/{slug}/{name}": {
             "delete": _op(
                 "deleteConnection",
                 "Remove a stored connection (?revoke=true also revokes it at the provider).",
-                _json(_ref("ConnectionDeleted"), "Removed."),
+                _json(ref("ConnectionDeleted"), "Removed."),
                 permission="connections:write",
                 errors=provider,
                 params=[slug, _path("name", "The connection name."), _query("revoke", "true to revoke the token.")],
@@ -374,16 +214,16 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             "post": _op(
                 "runWorkflow",
                 "Run a flow document; 202 with an execution id, or the execution with wait=true.",
-                _json(_ref("Execution"), "The finished execution (wait=true)."),
+                _json(ref("Execution"), "The finished execution (wait=true)."),
                 permission="workflows:execute",
-                body=_ref("WorkflowRun"),
+                body=ref("WorkflowRun"),
             )
         },
         "/api/v1/executions/{execution_id}": {
             "get": _op(
                 "getExecution",
                 "A workflow execution: each step's status, timing and redacted result.",
-                _json(_ref("Execution"), "The execution."),
+                _json(ref("Execution"), "The execution."),
                 permission="workflows:execute",
                 errors=("401", "403", "404"),
                 params=[_path("execution_id", "From POST /workflows/run.")],
@@ -419,7 +259,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             }
         },
     }
-    paths["/api/v1/workflows/run"]["post"]["responses"]["202"] = _json(_ref("ExecutionStarted"), "Started.")
+    paths["/api/v1/workflows/run"]["post"]["responses"]["202"] = _json(ref("ExecutionStarted"), "Started.")
     slugs = [s for s in catalogue.slugs() if only is None or s in only]
     for s in slugs:
         manifest = catalogue.get(s)
@@ -429,7 +269,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
             op = _op(
                 f"invoke__{_ident(s)}__{_ident(action.name)}",
                 f"{manifest.name}: {action.description}"[:200],
-                _json(_ref("InvokeResponse"), "The provider's answer."),
+                _json(ref("InvokeResponse"), "The provider's answer."),
                 permission="actions:execute",
                 errors=provider,
                 body=action_schema(action),
@@ -448,7 +288,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": schemas(),
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "synthral serve keys create"}
             },
