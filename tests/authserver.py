@@ -102,9 +102,10 @@ class Client(ClientMixin):
         return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # RFC 8252 7.3: any port on the loopback interface.
+        # RFC 8252 7.3: any port on the loopback interface; the CLI's /callback, or a server's
+        # /api/v1/connectors/{slug}/callback (synthral serve).
         u = urlsplit(redirect_uri)
-        return u.scheme == "http" and u.hostname in {"127.0.0.1", "localhost"} and u.path == "/callback"
+        return u.scheme == "http" and u.hostname in {"127.0.0.1", "localhost"} and u.path.endswith("/callback")
 
     def check_client_secret(self, client_secret: str) -> bool:
         return self.client_secret is not None and secrets.compare_digest(self.client_secret, client_secret)
