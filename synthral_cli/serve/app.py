@@ -27,10 +27,13 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
     status = int(getattr(exc, "status_code", 500))
     if not request.url.path.startswith("/api/"):
-        return PlainTextResponse(str(getattr(exc, "detail", "")), status_code=status)
+        return PlainTextResponse(
+            str(getattr(exc, "detail", "")), status_code=status, headers=getattr(exc, "headers", None)
+        )
     code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_request")
     message = {404: "No such route.", 405: f"{request.method} is not allowed here."}.get(status, str(exc))
-    return json_response(error_body(code, message, "See /openapi.json for the routes."), status)
+    headers = getattr(exc, "headers", None)  # 405 carries Allow
+    return json_response(error_body(code, message, "See /openapi.json for the routes."), status, headers)
 
 
 def _crash(request: Request, exc: Exception) -> Response:
@@ -92,8 +95,7 @@ def create_app(sy: Synthral, options: ServeOptions | None = None, *, login_token
         Route("/connectors/{slug}/callback", routes_oauth.callback, methods=["GET"]),
         Route("/connectors/{slug}/refresh", routes_oauth.refresh, methods=["POST"]),
         Route("/connectors/{slug}/{action}", routes_api.invoke, methods=["POST"]),
-        Route("/connections", routes_api.list_connections, methods=["GET"]),
-        Route("/connections", routes_api.create_connection, methods=["POST"]),
+        Route("/connections", routes_api.connections, methods=["GET", "POST"]),
         Route("/connections/test", routes_api.test_connection, methods=["POST"]),
         Route("/connections/{slug}/{name}", routes_api.delete_connection, methods=["DELETE"]),
         Route("/workflows/run", routes_flows.run, methods=["POST"]),

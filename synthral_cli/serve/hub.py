@@ -43,6 +43,7 @@ class Hub:
         self._lock = threading.Lock()
         self._http: Any = None
         self.openapi_cache: dict[str, Any] | None = None
+        self._validators: dict[tuple[str, str], Any] = {}
 
     # -- the library, per thread ---------------------------------------------------------------
 
@@ -114,6 +115,25 @@ class Hub:
         raise not_found(
             f"{manifest.slug} has no action {name!r}.", f"See them: GET /api/v1/connectors/{manifest.slug}/actions"
         )
+
+    def validator(self, manifest: Manifest, action: Action) -> Any:
+        """A JSON Schema validator of the action's body (as ``/openapi.json`` describes it)."""
+        key = (manifest.slug, action.name)
+        found = self._validators.get(key)
+        if found is None:
+            from jsonschema import Draft202012Validator
+
+            from .shapes import action_schema
+
+            schema = action_schema(action)
+            try:
+                Draft202012Validator.check_schema(schema)
+            except Exception:  # noqa: BLE001 - a user manifest's odd ``items``: the core checks still apply
+                found = None
+            else:
+                found = Draft202012Validator(schema)
+            self._validators[key] = found
+        return found
 
     # -- access --------------------------------------------------------------------------------
 

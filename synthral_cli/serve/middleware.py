@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # not no-referrer: it makes form posts Origin: null
     (b"x-frame-options", b"DENY"),
 ]
 

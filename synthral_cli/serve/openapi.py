@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..basics.version import __version__
 from .keys import PERMISSIONS
-from .openapi_schemas import ref, schemas
+from .openapi_schemas import CONNECTION, _obj, ref, schemas
 from .shapes import action_schema
 
 if TYPE_CHECKING:
@@ -65,8 +65,14 @@ def _path(name: str, description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
 
 
-def _query(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": description}
+def _query(name: str, description: str, schema: dict[str, Any] | None = None, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": schema or {"type": "string"},
+        "description": description,
+    }
 
 
 def _ident(text: str) -> str:
@@ -76,7 +82,7 @@ def _ident(text: str) -> str:
 def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
     slug, conn = (
         _path("slug", "A connector slug, e.g. slack."),
-        _query("connection", "Which account (default: default)."),
+        _query("connection", "Which account (default: default).", CONNECTION),
     )
     html = {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
     provider = ("400", "401", "403", "404", "502", "503", "504")
@@ -144,7 +150,7 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
                 errors=("400", "403", "404", "502", "503", "504"),
                 params=[
                     slug,
-                    _query("state", "The state from authorize."),
+                    _query("state", "The state from authorize.", required=True),
                     _query("code", "The authorization code."),
                     _query("error", "The provider's error."),
                     _query("error_description", "Its description."),
@@ -207,7 +213,11 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
                 _json(ref("ConnectionDeleted"), "Removed."),
                 permission="connections:write",
                 errors=provider,
-                params=[slug, _path("name", "The connection name."), _query("revoke", "true to revoke the token.")],
+                params=[
+                    slug,
+                    {**_path("name", "The connection name."), "schema": CONNECTION},
+                    _query("revoke", "true to revoke the token.", {"type": "boolean"}),
+                ],
             )
         },
         "/api/v1/workflows/run": {
@@ -258,6 +268,29 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
                 "responses": {"303": {"description": "Signed in: to the catalogue page."}, "401": html},
             }
         },
+    }
+    form = {"content": {"application/x-www-form-urlencoded": {"schema": _obj({"csrf": {"type": "string"}})}}}
+    pages = {c: html for c in ("400", "401", "403", "404", "502", "503", "504")}
+    paths["/ui/connect/{slug}"] = {
+        "post": {
+            "operationId": "pageConnect",
+            "summary": "The page's Connect button: starts OAuth (session cookie + CSRF).",
+            "security": [],
+            "tags": ["page"],
+            "parameters": [slug],
+            "requestBody": form,
+            "responses": {"303": {"description": "To the provider's sign-in."}, **pages},
+        }
+    }
+    paths["/ui/logout"] = {
+        "post": {
+            "operationId": "pageLogout",
+            "summary": "End the page's session (session cookie + CSRF).",
+            "security": [],
+            "tags": ["page"],
+            "requestBody": form,
+            "responses": {"303": {"description": "Signed out."}, "401": html},
+        }
     }
     paths["/api/v1/workflows/run"]["post"]["responses"]["202"] = _json(ref("ExecutionStarted"), "Started.")
     slugs = [s for s in catalogue.slugs() if only is None or s in only]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 NULLABLE_STR = {"type": ["string", "null"]}
+CONNECTION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$", "default": "default"}
+SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -83,14 +85,12 @@ def schemas() -> dict[str, Any]:
                 "scopes": {"type": "array", "items": s},
             }
         ),
-        "ActionList": _obj(
-            {"connector_slug": s, "actions": {"type": "object", "additionalProperties": ref("Action")}}
-        ),
+        "ActionList": _obj({"connector_slug": s, "actions": {"type": "object", "additionalProperties": ref("Action")}}),
         "AuthorizeRequest": _obj(
             {
                 "redirect_uri": {"type": "string", "format": "uri"},
                 "scopes": {"type": "array", "items": s},
-                "connection": s,
+                "connection": CONNECTION,
                 "config": {"type": "object"},
                 "method": {"enum": ["auto", "direct", "nango"]},
             },
@@ -110,7 +110,7 @@ def schemas() -> dict[str, Any]:
                 "expires_at": NULLABLE_STR,
             }
         ),
-        "RefreshRequest": _obj({"connection": s}, []),
+        "RefreshRequest": _obj({"connection": CONNECTION}, []),
         "RefreshResponse": _obj(
             {
                 "success": b,
@@ -126,8 +126,8 @@ def schemas() -> dict[str, Any]:
         ),
         "Credentials": _obj(
             {
-                "connector_slug": s,
-                "connection": s,
+                "connector_slug": SLUG,
+                "connection": CONNECTION,
                 "credentials": {"type": "object", "additionalProperties": s},
                 "config": {"type": "object"},
             },

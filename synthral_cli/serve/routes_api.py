@@ -75,7 +75,7 @@ async def invoke(request: Request) -> Response:
     manifest = hub.manifest(request.path_params["slug"])
     action = hub.action(manifest, request.path_params["action"])
     connection = connection_name(request.query_params.get("connection"))
-    params = action_params(action, await read_json(request, hub.options.max_body))
+    params = action_params(action, await read_json(request, hub.options.max_body), hub.validator(manifest, action))
     options = hub.invoke_options(connection)
 
     def run(sy: Synthral) -> dict[str, Any]:
@@ -86,6 +86,13 @@ async def invoke(request: Request) -> Response:
 
 
 # -- connections --------------------------------------------------------------------------------
+
+
+async def connections(request: Request) -> Response:
+    """``GET /connections`` lists, ``POST /connections`` stores (one route: one ``Allow``)."""
+    if request.method == "POST":
+        return await create_connection(request)
+    return await list_connections(request)
 
 
 async def list_connections(request: Request) -> Response:

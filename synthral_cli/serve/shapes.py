@@ -96,10 +96,27 @@ def connector_view(manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def action_params(action: Action, body: dict[str, Any]) -> dict[str, Any]:
-    """The body as parameters: ``file`` parameters become inline files (never a path)."""
+def check_body(validator: Any, body: dict[str, Any]) -> None:
+    """The body against the action's documented schema (``/openapi.json``): the server accepts
+    exactly what it describes, e.g. an array's item type, which the manifest only documents."""
+    error = next(iter(sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "the body"
+        raise Problem(
+            400,
+            "bad_request",
+            f"Parameter {where}: {error.message}"[:500],
+            "See the action's parameters: GET /api/v1/connectors/{slug}/actions",
+        )
+
+
+def action_params(action: Action, body: dict[str, Any], validator: Any = None) -> dict[str, Any]:
+    """The body as parameters, checked against the action's schema; ``file`` parameters become
+    inline files (never a path)."""
     from ..wire.encoders import InlineFile
 
+    if validator is not None:
+        check_body(validator, body)
     out = dict(body)
     for p in action.parameters:
         if p.type != "file" or out.get(p.name) is None:
