@@ -108,7 +108,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_contradicting_the_desc
 
 
 def test_a_generated_client_calls_the_server(echo_server, tmp_path):
-    assert (OPC / "openapi_python_client").is_dir(), f"openapi-python-client is not installed in {OPC}: run scripts/test"
+    assert (OPC / "openapi_python_client").is_dir(), f"openapi-python-client is not in {OPC}: run scripts/test"
     srv, key = echo_server
     spec = tmp_path / "openapi.json"
     spec.write_bytes(httpx.get(srv.url + "/openapi.json", params={"connector": "echo"}).content)
