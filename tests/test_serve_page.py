@@ -19,7 +19,7 @@ from tests.authserver import USERS, oauth_server, provider  # noqa: F401
 from tests.serve_support import ARTIFACTS, serve  # noqa: F401
 
 PAGE = """JSON.stringify({
-  href: location.href, title: document.title, text: document.body ? document.body.innerText : '',
+  ready: document.readyState, href: location.href, title: document.title, text: document.body ? document.body.innerText : '',
   categories: [...document.querySelectorAll('h2')].map(h => h.textContent),
   cards: [...document.querySelectorAll('.card')].map(c => c.dataset.slug),
   nango: document.querySelectorAll('.card .badge.nango').length,
@@ -40,7 +40,7 @@ def wait_for(dt: browser.DevTools, check, timeout: float = 30.0) -> dict[str, An
         except (RuntimeError, TypeError, ValueError):  # the page is between documents
             time.sleep(0.1)
             continue
-        if check(last):
+        if last["ready"] == "complete" and check(last):
             return last
         time.sleep(0.1)
     raise AssertionError(f"the page never got there: {last.get('href')}\n{str(last.get('text'))[:800]}")
