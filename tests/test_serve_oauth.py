@@ -13,6 +13,7 @@ import httpx
 
 from tests.authserver import USERS, oauth_server, provider  # noqa: F401
 from tests.serve_support import bearer, new_key, serve  # noqa: F401
+from tests.test_nango_cli import nango, nango_server  # noqa: F401 - fixtures: the spec-checked Nango double
 
 REFRESH = "refresh_token"
 
@@ -107,3 +108,21 @@ def test_fifty_concurrent_calls_with_an_expiring_token_make_exactly_one_refresh_
     assert provider.server.count(REFRESH, provider.client_id) == 1
     assert provider.stored().secrets["access_token"] != old.access_token
     assert provider.stored().expires_at > time.time() + 3000
+
+
+def test_nango_authorize_gives_the_connect_link_and_the_callback_completes_once_nango_has_it(nango, serve):
+    srv = serve()
+    base, headers = srv.url + "/api/v1", bearer(new_key("connections:write", "actions:execute"))
+    out = httpx.post(f"{base}/connectors/nbin/authorize", headers=headers).json()
+    assert out["oauth_method"] == "nango", out
+    assert out["authorization_url"].startswith(nango.url + "/connect/ui?session_token=")
+    callback = f"{base}/connectors/nbin/callback"
+    early = httpx.get(callback, params={"state": out["state"]})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "pending"
+    assert httpx.post(out["authorization_url"], data={"decision": "allow"}).status_code == 200  # the person, in Nango
+    done = httpx.get(callback, params={"state": out["state"]})
+    assert done.status_code == 200, done.text
+    assert done.json()["oauth_method"] == "nango" and done.json()["connector_slug"] == "nbin"
+    assert httpx.get(callback, params={"state": out["state"]}).status_code == 400  # taken
+    called = httpx.post(f"{base}/connectors/nbin/whoami", headers=headers)
+    assert called.status_code == 200 and called.json()["result"]["authenticated"] is True
