@@ -19,7 +19,8 @@ from tests.authserver import USERS, oauth_server, provider  # noqa: F401
 from tests.serve_support import ARTIFACTS, serve  # noqa: F401
 
 PAGE = """JSON.stringify({
-  ready: document.readyState, href: location.href, title: document.title, text: document.body ? document.body.innerText : '',
+  ready: document.readyState, href: location.href, title: document.title,
+  text: document.body ? document.body.innerText : '',
   categories: [...document.querySelectorAll('h2')].map(h => h.textContent),
   cards: [...document.querySelectorAll('.card')].map(c => c.dataset.slug),
   nango: document.querySelectorAll('.card .badge.nango').length,
