@@ -22,6 +22,7 @@ from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 if TYPE_CHECKING:
     from ..store.sqlite import Connection
     from .context import Context as Synthral
+    from .tokens import TokenSet
 
 _DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
     "api_key": [{"name": "api_key", "label": "API key"}],
@@ -155,8 +156,8 @@ def authorize_oauth(
 def store_tokens(
     sy: Synthral,
     manifest: Manifest,
-    tokens: flows.TokenSet,
-    app: flows.ClientApp,
+    tokens: TokenSet,
+    app: grants.ClientApp,
     *,
     connection: str,
     method: str,
@@ -191,7 +192,7 @@ def begin_web_authorization(
     redirect_uri: str,
     scopes: list[str] | None = None,
     config: dict[str, Any] | None = None,
-) -> tuple[flows.AuthorizationRequest, list[str]]:
+) -> tuple[codeflow.AuthorizationRequest, list[str]]:
     """The first half of the code flow for a web server (``POST .../authorize``): the
     authorization URL with a fresh state and PKCE verifier, which the caller keeps until the
     provider redirects to ``redirect_uri``. Returns the request and the scopes asked for."""
@@ -200,9 +201,9 @@ def begin_web_authorization(
             f"{manifest.slug} has no browser sign-in ({manifest.auth_type} credentials).",
             "Store its credentials instead (POST /api/v1/connections, or synthral authorize --with-token).",
         )
-    wanted = flows.requested_scopes(manifest, scopes)
+    wanted = grants.requested_scopes(manifest, scopes)
     app = app_credentials(sy, manifest)
-    request = flows.build_authorization_request(
+    request = codeflow.build_authorization_request(
         manifest, app, redirect_uri=redirect_uri, scopes=wanted, config=dict(config or {}),
         ca_bundle=sy.settings.ca_bundle,
     )
@@ -213,7 +214,7 @@ def begin_web_authorization(
 def complete_web_authorization(
     sy: Synthral,
     manifest: Manifest,
-    request: flows.AuthorizationRequest,
+    request: codeflow.AuthorizationRequest,
     code: str,
     *,
     connection: str,
@@ -223,7 +224,7 @@ def complete_web_authorization(
     """The second half: exchange ``code`` (with the kept PKCE verifier) and store the connection."""
     app = app_credentials(sy, manifest)
     config = dict(config or {})
-    tokens = flows.exchange_code(
+    tokens = codeflow.exchange_code(
         manifest, app, request, code, scopes=scopes, config=config, ca_bundle=sy.settings.ca_bundle
     )
     return store_tokens(sy, manifest, tokens, app, connection=connection, method="direct", config=config)
@@ -240,8 +241,8 @@ def grant_client_credentials(
     """Connect an app-only (client credentials) connector: no browser involved."""
     app = app_credentials(sy, manifest, grant="client_credentials")
     config = dict(config or {})
-    wanted = flows.requested_scopes(manifest, scopes)
-    tokens = flows.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=sy.settings.ca_bundle)
+    wanted = grants.requested_scopes(manifest, scopes)
+    tokens = grants.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=sy.settings.ca_bundle)
     return store_tokens(
         sy, manifest, tokens, app, connection=connection, method="client_credentials", config=config
     )

@@ -27,7 +27,7 @@ class Pending:
     method: str  # direct | nango
     scopes: list[str]
     config: dict[str, Any]
-    request: Any = None  # flows.AuthorizationRequest (direct)
+    request: Any = None  # codeflow.AuthorizationRequest (direct)
     nango: dict[str, Any] = field(default_factory=dict)  # tags and integration (nango)
     return_to: str | None = None  # the page to go back to (the catalogue page's Connect button)
     expires: float = 0.0
