@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from collections.abc import Mapping
     from typing import Any
 
-    from .store.sqlite import Store
+    from .store.encrypted import Store
 
 
 class Synthral:
@@ -36,7 +36,7 @@ class Synthral:
     @cached_property
     def store(self) -> Store:
         """The encrypted connection store, opened (and created or migrated) on first use."""
-        from .store.sqlite import Store
+        from .store.encrypted import Store
 
         return Store.open(self.settings)
 

@@ -18,7 +18,7 @@ from .credentials import _nango, _with_tokens, app_credentials
 from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 
 if TYPE_CHECKING:
-    from ..store.sqlite import Connection
+    from ..store.model import Connection
     from .context import Context as Synthral
 
 _DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
@@ -97,7 +97,7 @@ def authorize_oauth(
 ) -> Connection:
     """Run the OAuth flow the manifest and ``method`` call for and store the connection.
     ``fields``: the manifest's extra ``auth.fields`` (Etsy's app key), stored with the tokens."""
-    from ..store.sqlite import Connection, check_name
+    from ..store.model import Connection, check_name
 
     check_name(connection, "connection name")
     interaction = interaction or SilentInteraction()
@@ -204,7 +204,7 @@ def store_static(
     config: dict[str, Any] | None = None,
 ) -> Connection:
     """Store API-key, bearer, basic, custom (or, for oauth2, a given access token) credentials."""
-    from ..store.sqlite import Connection, check_name
+    from ..store.model import Connection, check_name
 
     check_name(connection, "connection name")
     secrets, settings = split_fields(manifest, secrets)
