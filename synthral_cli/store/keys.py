@@ -296,9 +296,8 @@ class KeyLocator:
                 f"Check {self.key_file} (rm it if it is a stray file), or set SYNTHRAL_STORE_KEY.",
             )
         self.notices.append(
-            f"{why}, so the store key was saved in the file {self.key_file} (readable by you only). "
-            "Anyone who can read that file can decrypt your stored credentials; set SYNTHRAL_STORE_KEY "
-            "or set up an OS keyring to keep the key off the disk."
+            f"{why}: the store key was saved in the file {self.key_file}, readable by you only "
+            "(set SYNTHRAL_STORE_KEY, or set up an OS keyring, to keep it off the disk)."
         )
         return saved
 
