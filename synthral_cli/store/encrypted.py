@@ -132,9 +132,7 @@ class Store:
             where = {"keyring": "the OS keyring", "file": f"the key file {self.locator.key_file}"}.get(
                 hint or "", "SYNTHRAL_STORE_KEY"
             )
-            problem = (
-                f" ({self.locator.keyring.problem})" if hint == "keyring" and self.locator.keyring.problem else ""
-            )
+            problem = f" ({self.locator.keyring.problem})" if hint == "keyring" and self.locator.keyring.problem else ""
             raise StoreError(
                 f"no key found for the store {self.location}: it was kept in {where}{problem}.",
                 "Set SYNTHRAL_STORE_KEY to the store's key, or restore the key file / keyring entry.",

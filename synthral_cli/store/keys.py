@@ -169,9 +169,7 @@ def read_key_file(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(
-            f"cannot read the store key file {path}: {exc}", "Check its owner and permissions."
-        ) from None
+        raise StoreError(f"cannot read the store key file {path}: {exc}", "Check its owner and permissions.") from None
     if os.stat(path).st_mode & 0o077:
         os.chmod(path, 0o600)
     from ..basics.redact import register
@@ -255,9 +253,7 @@ class KeyLocator:
         env = self.from_environment()
         if env is not None:
             return env
-        order = (
-            (self.from_file, self.from_keyring) if hint != "keyring" else (self.from_keyring, self.from_file)
-        )
+        order = (self.from_file, self.from_keyring) if hint != "keyring" else (self.from_keyring, self.from_file)
         for lookup in order:
             found = lookup()
             if found is not None:
@@ -314,11 +310,7 @@ class KeyLocator:
         """A rotated key whose promotion was interrupted."""
         if hint == "keyring":
             raw = self.keyring.get(self.keyring_pending_user)
-            return (
-                KeySource(decode_key(raw, "the OS keyring"), "keyring", self.keyring_location())
-                if raw
-                else None
-            )
+            return KeySource(decode_key(raw, "the OS keyring"), "keyring", self.keyring_location()) if raw else None
         key = read_key_file(self.pending_file)
         return KeySource(key, "file", str(self.key_file)) if key is not None else None
 
@@ -338,5 +330,3 @@ class KeyLocator:
             self.pending_file.unlink()
         if self.keyring._probed and self.keyring.available():
             self.keyring.delete(self.keyring_pending_user)
-
-

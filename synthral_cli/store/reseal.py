@@ -60,8 +60,7 @@ def rotate_rows(backend: StoreBackend, old_key: bytes, new_key: bytes) -> str:
     current = backend.get_meta("key_check")
     if current is None or crypto.check_version(old_key, base64.b64decode(current)) != crypto.AAD_VERSION:
         raise StoreError(
-            f"the key of {backend.location} changed while rotating (another rotate-key ran); "
-            "nothing was changed here.",
+            f"the key of {backend.location} changed while rotating (another rotate-key ran); nothing was changed here.",
             "Run `synthral store status` to see which key opens the store now.",
         )
     for listed in backend.list_rows():
