@@ -129,7 +129,7 @@ def _read_passphrase(env: dict[str, str], var: str | None, *, confirm: bool, std
             "Pass --passphrase-env VAR naming a variable that holds it.",
         )
     if not phrase:
-        raise UsageError("the passphrase is empty.", "Give a passphrase (at least 8 characters).")
+        raise UsageError("the passphrase is empty.", "Give a passphrase (at least 12 characters).")
     register(phrase)
     return phrase
 
