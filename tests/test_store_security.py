@@ -362,8 +362,14 @@ def test_a_dangling_symlink_at_the_key_path_is_refused_before_anything_is_encryp
     assert r.exit_code == 5, r.stderr
     assert f"{config_dir / 'store.key'} is a symlink to {target}, which does not exist" in r.stderr
     assert f"rm {config_dir / 'store.key'}" in r.stderr and "Saved" not in r.stderr
+    # the reported case: authorize used to say it connected, under a key it never saved
+    r = sh("authorize", "openai", "--with-token", input="sk-never-stored-0123456789\n")
+    assert r.exit_code == 5 and "does not exist" in r.stderr and "Connected" not in r.stderr
     assert not target.exists()
     _no_key_was_used(config_dir)
+    raw = sqlite3.connect(config_dir / "store.db")
+    assert raw.execute("SELECT count(*) FROM connections").fetchone()[0] == 0
+    raw.close()
 
 
 def test_a_dangling_symlink_at_the_store_path_is_refused(sh, config_dir, tmp_path):
