@@ -14,7 +14,9 @@ Associated data (AAD), two versions:
   the JSON as it likes as long as it gives back the same values.
 
 Which version a store uses is sealed in its key check (``key_check_blob``): the plaintext names
-the version, so only the key holder can move a store to v2, and nobody without it can move it back.
+the version, so only the key holder can move a store to v2, and once it is there a v1 row (an old
+ciphertext put back) no longer opens. What no file can tell apart: the whole store replaced by a
+copy from before its upgrade looks like an old store and is upgraded again.
 
 ``cryptography`` is imported inside functions: listing connections never needs it.
 """
