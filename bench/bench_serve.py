@@ -57,7 +57,7 @@ def main() -> None:
 
     from synthral_cli.serve import keys
     from synthral_cli.store.crypto import encode_key, generate_key
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     with tempfile.TemporaryDirectory(prefix="synthral-bench-serve-") as tmp, LocalHTTPBin() as bin_:
         config = Path(tmp) / "config"

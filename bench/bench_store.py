@@ -47,7 +47,8 @@ import time
 from synthral_cli.cli import ui
 from synthral_cli.cli.runtime import Runtime
 from synthral_cli.basics.settings import Settings
-from synthral_cli.store.sqlite import Store, connection_rows
+from synthral_cli.store.encrypted import Store
+from synthral_cli.store.report import connection_rows
 rt = Runtime()
 store = Store.open(Settings(rt.env))
 rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
@@ -85,7 +86,7 @@ def main() -> None:
     os.environ.update(env)
 
     from synthral_cli.basics.settings import Settings
-    from synthral_cli.store.sqlite import Connection, Store
+    from synthral_cli.store.encrypted import Connection, Store
 
     n = opts.connections
     store = Store.open(Settings(env))

@@ -181,7 +181,7 @@ def bench_manifest(folder: Path, url: str) -> None:
 
 def store_connections(env: dict[str, str], conns: list[object]) -> None:
     from synthral_cli.basics.settings import Settings
-    from synthral_cli.store.sqlite import Store
+    from synthral_cli.store.encrypted import Store
 
     store = Store.open(Settings(env))
     try:
@@ -194,7 +194,7 @@ def store_connections(env: dict[str, str], conns: list[object]) -> None:
 
 @bench
 def invoke(args: argparse.Namespace, tmp: Path) -> list[Row]:
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     with LocalHTTPBin() as bin_:
         env = base_env(tmp / "invoke")
@@ -215,7 +215,7 @@ def invoke(args: argparse.Namespace, tmp: Path) -> list[Row]:
 
 @bench
 def batch(args: argparse.Namespace, tmp: Path) -> list[Row]:
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     with LocalHTTPBin() as bin_:
         env = base_env(tmp / "batch")
@@ -242,7 +242,7 @@ def store_scale(args: argparse.Namespace, tmp: Path) -> list[Row]:
     import secrets
     import time as _time
 
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     env = base_env(tmp / "store")
     env["SYNTHRAL_STORE_KEY"] = STORE_KEY

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from collections.abc import Mapping
     from typing import Any
 
-    from .store.sqlite import Store
+    from .store.encrypted import Store
 
 
 class Synthral:
@@ -43,7 +43,7 @@ class Synthral:
     @cached_property
     def store(self) -> Store:
         """The encrypted connection store, opened (and created or migrated) on first use."""
-        from .store.sqlite import Store
+        from .store.encrypted import Store
 
         return Store.open(self.settings)
 
@@ -86,7 +86,7 @@ class Synthral:
     def connections(self) -> tuple[list[dict[str, Any]], str | None]:
         """The ``connections list --json`` rows (stored, environment and Nango's; times in ISO
         8601), and a note when Nango could not be asked. Metadata only: nothing is decrypted."""
-        from .store.sqlite import connection_rows, iso_times
+        from .store.report import connection_rows, iso_times
 
         rows = connection_rows(self.store, self.settings.env, self.catalogue.slugs)
         note = None

@@ -565,7 +565,7 @@ class Provider:
     ) -> tuple[Token, Any]:
         """A token pair minted by the server and stored as connection ``default``."""
         from synthral_cli.api import Synthral
-        from synthral_cli.store.sqlite import Connection
+        from synthral_cli.store.model import Connection
 
         tok = self.server.mint(self.client_id, scope=scope)
         sy = Synthral(env=dict(os.environ))
@@ -601,7 +601,7 @@ def oauth_server() -> Iterator[OAuthServer]:
 @pytest.fixture
 def provider(oauth_server: OAuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Provider:
     """A fresh OAuth client on the shared server, a manifest folder, and the env pointing at both."""
-    from synthral_cli.store.crypto import encode_key, generate_key
+    from synthral_cli.store.keys import encode_key, generate_key
 
     client_id = "client-" + secrets.token_hex(6)
     client = oauth_server.add_client(client_id)

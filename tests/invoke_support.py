@@ -53,7 +53,7 @@ def put_connection(slug: str, **kwargs: Any) -> Any:
     import os
 
     from synthral_cli.basics.settings import Settings
-    from synthral_cli.store.sqlite import Connection, Store
+    from synthral_cli.store.encrypted import Connection, Store
 
     store = Store.open(Settings(dict(os.environ)))
     try:
@@ -66,7 +66,7 @@ def get_connection(slug: str, name: str = "default") -> Any:
     import os
 
     from synthral_cli.basics.settings import Settings
-    from synthral_cli.store.sqlite import Store
+    from synthral_cli.store.encrypted import Store
 
     store = Store.open(Settings(dict(os.environ)))
     try:

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from synthral_cli.basics.settings import Settings
-from synthral_cli.store import crypto
-from synthral_cli.store.sqlite import Connection, Store
+from synthral_cli.store import keys
+from synthral_cli.store.bundle import open_bundle
+from synthral_cli.store.encrypted import Connection, Store
 
 from .conftest import synthral_exe
 
@@ -149,7 +150,7 @@ def test_list_is_light_and_decrypts_nothing(config_dir):
         "print(sorted(m for m in ('cryptography', 'sqlite_utils', 'keyring', 'httpx') if m in sys.modules),"
         " file=sys.stderr)\n"
     )
-    env = {**os.environ, "SYNTHRAL_STORE_KEY": crypto.encode_key(os.urandom(32))}  # wrong key: unused
+    env = {**os.environ, "SYNTHRAL_STORE_KEY": keys.encode_key(os.urandom(32))}  # wrong key: unused
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stderr.strip() == "[]"
@@ -177,14 +178,19 @@ def test_export_import_round_trip_through_environment_variables(cli, config_dir,
     r = cli("connections", "export", "slack", "--passphrase-env", "BUNDLE_PASSPHRASE")
     assert r.exit_code == 0, r.stderr
     bundle = r.stdout.strip()
-    assert bundle.startswith("synthral-bundle-v1.") and "\n" not in bundle
+    assert bundle.startswith("synthral-bundle-v2.") and "\n" not in bundle
     no_secret_in(r.stdout, r.stderr)
 
     ci = tmp_path / "ci-config"
     monkeypatch.setenv("SYNTHRAL_CONFIG_DIR", str(ci))
     monkeypatch.setenv("SLACK_BUNDLE", bundle)
     r = cli("connections", "import", "--from-env", "SLACK_BUNDLE", "--passphrase-env", "BUNDLE_PASSPHRASE")
-    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "Imported slack/default and its OAuth app.\n")
+    assert (r.exit_code, r.stdout) == (0, "")
+    assert r.stderr.splitlines()[0] == "Imported slack/default and its OAuth app."
+    assert r.stderr.splitlines()[1:] == [  # a new store here: its key went to a file, said once
+        f"warning: no OS keyring backend is available: the store key was saved in the file {ci / 'store.key'}, "
+        "readable by you only (set SYNTHRAL_STORE_KEY, or set up an OS keyring, to keep it off the disk)."
+    ]
     store = store_for(ci)
     got = store.get("slack")
     assert got.secrets == {"access_token": TOKEN, "refresh_token": REFRESH}
@@ -245,6 +251,7 @@ def test_import_from_stdin_and_passphrase_from_stdin(cli, config_dir, tmp_path, 
         ("hello", PASSPHRASE, "not a synthral bundle"),
         ("synthral-bundle-v9.abc", PASSPHRASE, "synthral-bundle-v9 bundle"),
         ("synthral-bundle-v1.AAAA", PASSPHRASE, "truncated"),
+        ("synthral-bundle-v2.AAAA", PASSPHRASE, "truncated"),
     ],
 )
 def test_import_rejects_bad_input(cli, config_dir, monkeypatch, bundle, passphrase, message):
@@ -321,8 +328,8 @@ def test_export_prompts_for_a_hidden_passphrase_on_a_terminal(config_dir):
     text = seen.decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert PASSPHRASE not in text  # not echoed
-    bundle = re.search(r"synthral-bundle-v1\.[A-Za-z0-9_-]+", text).group(0)
-    payload = json.loads(crypto.open_bundle(bundle, PASSPHRASE))
+    bundle = re.search(r"synthral-bundle-v2\.[A-Za-z0-9_-]+", text).group(0)
+    payload = json.loads(open_bundle(bundle, PASSPHRASE))
     assert payload["connection"]["secrets"]["access_token"] == TOKEN
 
 
@@ -332,14 +339,19 @@ def test_export_prompts_for_a_hidden_passphrase_on_a_terminal(config_dir):
 def test_configure_stores_the_app_encrypted(cli, config_dir):
     r = cli("configure", "slack", "--client-id", "cid-1", "--client-secret-stdin", input=APP_SECRET + "\n")
     assert (r.exit_code, r.stdout) == (0, "")
-    assert r.stderr == "Saved the OAuth app of slack with its client secret (encrypted).\n"
+    fallback = (  # said once, when the key is created (issue 14: the keyring fallback is not silent)
+        f"warning: no OS keyring backend is available: the store key was saved in the file "
+        f"{config_dir / 'store.key'}, readable by you only (set SYNTHRAL_STORE_KEY, or set up an OS "
+        "keyring, to keep it off the disk).\n"
+    )
+    assert r.stderr == "Saved the OAuth app of slack with its client secret (encrypted).\n" + fallback
     app = store_for(config_dir).get_app("slack")
     assert (app.client_id, app.client_secret) == ("cid-1", APP_SECRET)
     for p in config_dir.iterdir():
         if p.is_file() and p.name != "store.key":
             assert APP_SECRET.encode() not in p.read_bytes()
     r = cli("configure", "slack", "--client-id", "cid-2")
-    assert r.exit_code == 0 and "public client" in r.stderr
+    assert r.exit_code == 0 and "public client" in r.stderr and "warning" not in r.stderr
     assert store_for(config_dir).get_app("slack").client_secret is None
 
 
@@ -365,8 +377,8 @@ def test_store_status(cli, config_dir):
         "key_source": "file",
         "key_location": str(config_dir / "store.key"),
         "key_file": str(config_dir / "store.key"),
-        "schema_version": 2,
-        "migrations": ["m001_initial", "m002_origins"],
+        "schema_version": 3,
+        "migrations": ["m001_initial", "m002_origins", "m003_aad_v2"],
         "connection_count": 2,
         "app_count": 1,
         "key_ok": True,
@@ -382,12 +394,12 @@ def test_store_status(cli, config_dir):
 def test_wrong_key_exits_5_names_the_source_and_changes_nothing(sh, config_dir):
     seed(config_dir)
     before = files_digest(config_dir)
-    wrong = {"SYNTHRAL_STORE_KEY": crypto.encode_key(os.urandom(32)), "P": PASSPHRASE}
+    wrong = {"SYNTHRAL_STORE_KEY": keys.encode_key(os.urandom(32)), "P": PASSPHRASE}
     for args, stdin in [
         (("connections", "export", "slack", "--passphrase-env", "P"), None),
         (("configure", "slack", "--client-id", "x", "--client-secret-stdin"), "new-secret-value"),
         (("store", "status"), None),
-        (("store", "rotate-key", "--new-key-stdin"), crypto.encode_key(os.urandom(32))),
+        (("store", "rotate-key", "--new-key-stdin"), keys.encode_key(os.urandom(32))),
     ]:
         r = sh(*args, input=stdin, env=wrong)
         assert r.exit_code == 5, (args, r.stderr)
@@ -403,14 +415,14 @@ def test_rotate_key_commands(cli, config_dir, monkeypatch):
     assert (config_dir / "store.key").read_text() != old
     assert store_for(config_dir).get("slack").secrets["access_token"] == TOKEN
 
-    env_key = crypto.encode_key(os.urandom(32))
+    env_key = keys.encode_key(os.urandom(32))
     fresh = config_dir / "env-store"
     monkeypatch.setenv("SYNTHRAL_CONFIG_DIR", str(fresh))
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", env_key)
     store_for(fresh).put(Connection("slack", secrets={"access_token": TOKEN}))
     r = cli("store", "rotate-key")
     assert r.exit_code == 2 and "--new-key-stdin" in r.stderr
-    new_key = crypto.encode_key(os.urandom(32))
+    new_key = keys.encode_key(os.urandom(32))
     r = cli("store", "rotate-key", "--new-key-stdin", input=new_key + "\n")
     assert r.exit_code == 0 and "set SYNTHRAL_STORE_KEY to the new key" in r.stderr
     assert new_key not in r.stdout + r.stderr

@@ -111,7 +111,7 @@ def nango(nango_server, httpbin, tmp_path, monkeypatch):
 
 def store():
     from synthral_cli.basics.settings import Settings
-    from synthral_cli.store.sqlite import Store
+    from synthral_cli.store.encrypted import Store
 
     return Store.open(Settings(dict(os.environ)))
 
@@ -134,7 +134,7 @@ def put(conn):
 
 def seed(server, name="default", slug="nbin"):
     """A connection made in Nango plus its local reference, as authorize leaves them."""
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     remote = server.create_connection(
         INTEGRATION, {"synthral_connector": slug, "synthral_connection": name, "synthral_request": "r"}
@@ -384,7 +384,7 @@ def test_remove_keeps_the_reference_when_nango_is_unreachable(nango, sh):
 
 
 def test_connections_list_merges_nangos_connections(nango, sh):
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     local = seed(nango)  # a reference to a live Nango connection
     put(
@@ -439,7 +439,7 @@ def test_connections_list_merges_nangos_connections(nango, sh):
 
 
 def test_import_pushes_the_tokens_and_keeps_only_a_reference(nango, sh):
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     expires = time.time() + 1800
     put(
@@ -484,7 +484,7 @@ def test_import_pushes_the_tokens_and_keeps_only_a_reference(nango, sh):
 
 
 def test_import_without_expiry_still_sends_expires_at(nango, cli):
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     put(
         Connection(
@@ -498,7 +498,7 @@ def test_import_without_expiry_still_sends_expires_at(nango, cli):
 
 
 def test_import_of_nothing_and_of_an_unknown_integration(nango, cli, monkeypatch):
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     r = cli("nango", "import", "nbin")
     assert r.exit_code == 3 and "No nbin connection 'default' to import" in r.stderr
@@ -551,7 +551,7 @@ def test_via_nango_proxy_dry_run_masks_the_secret_key(nango, cli):
 
 
 def test_via_nango_proxy_needs_a_nango_connection_and_maps_nangos_refusals(nango, cli, monkeypatch):
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     put(Connection(slug="nbin", name="local", method="direct", secrets={"access_token": "tok-local-1"}))
     r = cli("invoke", "nbin", "whoami", "-c", "local", "--via-nango-proxy")
@@ -679,7 +679,7 @@ def test_nango_commands_have_help(cli):
 
 
 def test_import_of_an_api_key_connection(nango, cli):
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     doc = nbin_manifest(nango.httpbin.url)
     doc.update(slug="nkey", name="Nango Key")

@@ -18,8 +18,9 @@ import pytest
 
 from synthral_cli.basics.errors import StoreError, UsageError
 from synthral_cli.basics.settings import Settings
-from synthral_cli.store import crypto
-from synthral_cli.store.sqlite import APPLICATION_ID, Connection, Store
+from synthral_cli.store import keys
+from synthral_cli.store.encrypted import Connection, Store
+from synthral_cli.store.sqlite_schema import APPLICATION_ID
 
 SECRETS = {
     "access_token": "AT-zq9VvXoW3kJ7-distinctive-access",
@@ -76,7 +77,7 @@ def open_store(extra: dict[str, str] | None = None) -> Store:
 
 
 def env_key() -> str:
-    return crypto.encode_key(crypto.generate_key())
+    return keys.encode_key(keys.generate_key())
 
 
 def snapshot(directory: Path) -> dict[str, str]:
@@ -169,17 +170,21 @@ def test_locked_rolls_back_on_error_and_nests(config_dir):
             raise RuntimeError("boom")
     assert store.get("slack").secrets == {"token": "before-value"}
     assert store.get("asana") is None
-    assert not store.conn.in_transaction
+    assert not store.backend.conn.in_transaction
 
 
 def test_schema_migrations_recorded_wal_and_busy_timeout(config_dir):
     store = open_store()
-    assert store.migrations() == ["m001_initial", "m002_origins"]
-    assert store.schema_version == 2
+    assert store.migrations() == ["m001_initial", "m002_origins", "m003_aad_v2"]
+    assert store.schema_version == 3
     raw = sqlite3.connect(config_dir / "store.db")
     assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert [r[0] for r in raw.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_origins"]
+    assert [r[0] for r in raw.execute("SELECT name FROM _migrations")] == [
+        "m001_initial",
+        "m002_origins",
+        "m003_aad_v2",
+    ]
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"connections", "apps", "meta", "_migrations"} <= tables
     cols = {r[1] for r in raw.execute("PRAGMA table_info(connections)")}
@@ -203,10 +208,10 @@ def test_schema_migrations_recorded_wal_and_busy_timeout(config_dir):
         "origins",
     } == cols
     raw.close()
-    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+    assert store.backend.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
     store.close()
     again = open_store()  # reopening does not migrate twice
-    assert again.migrations() == ["m001_initial", "m002_origins"]
+    assert again.migrations() == ["m001_initial", "m002_origins", "m003_aad_v2"]
 
 
 # -- no plaintext on disk ---------------------------------------------------------------------
@@ -260,7 +265,7 @@ def test_private_permissions_in_a_subprocess_with_umask_000(config_dir, tmp_path
     target = tmp_path / "cfg"
     script = (
         "from synthral_cli.api import Synthral\n"
-        "from synthral_cli.store.sqlite import Connection\n"
+        "from synthral_cli.store.model import Connection\n"
         "Synthral().store.put(Connection('slack', secrets={'token': 'subprocess-secret-value'}))\n"
     )
     env = {**os.environ, "SYNTHRAL_CONFIG_DIR": str(target)}
@@ -277,7 +282,7 @@ def test_key_file_is_created_once_and_reused(config_dir):
     store.put(Connection("slack", secrets=SECRETS))
     key_file = config_dir / "store.key"
     first = key_file.read_bytes()
-    assert len(crypto.decode_key(first.decode(), "test")) == 32
+    assert len(keys.decode_key(first.decode(), "test")) == 32
     assert store.key_source().source == "file"
     store.close()
     again = open_store()
@@ -294,7 +299,7 @@ def test_env_key_is_used_and_never_written(config_dir):
     for p in config_dir.iterdir():
         assert key.encode() not in p.read_bytes()
     # standard base64 with padding names the same key
-    std = base64.b64encode(crypto.decode_key(key, "x")).decode()
+    std = base64.b64encode(keys.decode_key(key, "x")).decode()
     assert open_store({"SYNTHRAL_STORE_KEY": std}).get("slack").secrets == SECRETS
 
 
@@ -401,7 +406,7 @@ def test_a_hanging_keyring_is_abandoned_after_the_timeout(config_dir, monkeypatc
     backend.get_password = lambda s, u: release.wait(30)
     backend.set_password = lambda s, u, p: release.wait(30)
     keyring.set_keyring(backend)
-    monkeypatch.setattr(crypto, "KEYRING_TIMEOUT", 0.3)
+    monkeypatch.setattr(keys, "KEYRING_TIMEOUT", 0.3)
     try:
         started = time.monotonic()
         store = open_store()
@@ -438,7 +443,7 @@ def test_rotate_env_key_needs_the_new_key(config_dir):
     store.put(Connection("slack", secrets=SECRETS))
     with pytest.raises(UsageError, match="SYNTHRAL_STORE_KEY"):
         store.rotate_key()
-    store.rotate_key(crypto.decode_key(new, "test"))
+    store.rotate_key(keys.decode_key(new, "test"))
     store.close()
     assert open_store({"SYNTHRAL_STORE_KEY": new}).get("slack").secrets == SECRETS
     with pytest.raises(StoreError):

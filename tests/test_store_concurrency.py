@@ -14,15 +14,15 @@ import time
 import pytest
 
 from synthral_cli.basics.settings import Settings
-from synthral_cli.store import crypto
-from synthral_cli.store.sqlite import Connection, Store
+from synthral_cli.store import keys
+from synthral_cli.store.encrypted import Connection, Store
 
 
 @pytest.fixture
 def key_env(monkeypatch):
     """One key for every process of a test, from the environment (no keyring, no key-file race)."""
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
-    monkeypatch.setenv("SYNTHRAL_STORE_KEY", crypto.encode_key(crypto.generate_key()))
+    monkeypatch.setenv("SYNTHRAL_STORE_KEY", keys.encode_key(keys.generate_key()))
     return dict(os.environ)
 
 
@@ -110,7 +110,7 @@ def test_locked_serialises_read_modify_write_across_processes(key_env):
 WRITER = """
 import sys
 from synthral_cli.api import Synthral
-from synthral_cli.store.sqlite import Connection
+from synthral_cli.store.model import Connection
 store = Synthral().store
 gen = int(sys.argv[1])
 print("ready", flush=True)

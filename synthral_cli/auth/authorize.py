@@ -20,7 +20,7 @@ from .credentials import _nango, _with_tokens, app_credentials
 from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 
 if TYPE_CHECKING:
-    from ..store.sqlite import Connection
+    from ..store.model import Connection
     from .context import Context as Synthral
     from .tokens import TokenSet
 
@@ -100,7 +100,7 @@ def authorize_oauth(
 ) -> Connection:
     """Run the OAuth flow the manifest and ``method`` call for and store the connection.
     ``fields``: the manifest's extra ``auth.fields`` (Etsy's app key), stored with the tokens."""
-    from ..store.sqlite import check_name
+    from ..store.model import check_name
 
     check_name(connection, "connection name")
     interaction = interaction or SilentInteraction()
@@ -165,7 +165,7 @@ def store_tokens(
     fields: dict[str, str] | None = None,
 ) -> Connection:
     """Store the tokens of a finished grant as ``slug/connection`` (over any older one)."""
-    from ..store.sqlite import Connection
+    from ..store.model import Connection
 
     extra_secrets, extra_config = split_fields(manifest, fields or {})
     conn = _with_tokens(
@@ -287,7 +287,7 @@ def store_static(
     config: dict[str, Any] | None = None,
 ) -> Connection:
     """Store API-key, bearer, basic, custom (or, for oauth2, a given access token) credentials."""
-    from ..store.sqlite import Connection, check_name
+    from ..store.model import Connection, check_name
 
     check_name(connection, "connection name")
     secrets, settings = split_fields(manifest, secrets)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..basics.settings import Paths, Settings
-    from ..store.sqlite import Store
+    from ..store.encrypted import Store
 
 
 class Context(Protocol):

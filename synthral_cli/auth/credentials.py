@@ -29,7 +29,7 @@ from .credential import Credential
 from .tokens import TokenSet
 
 if TYPE_CHECKING:
-    from ..store.sqlite import Connection
+    from ..store.model import Connection
     from .context import Context as Synthral
 
 EXPIRY_MARGIN = 60.0  # refresh when fewer seconds than this remain

@@ -32,7 +32,7 @@ from .nango_client import NangoClient, NangoCredential, import_credentials, pars
 
 if TYPE_CHECKING:
     from ..catalogue.manifest import Manifest
-    from ..store.sqlite import Connection, Store
+    from ..store.encrypted import Connection, Store
     from .context import Context as Synthral
     from .credential import Credential
     from .interaction import Interaction
@@ -133,7 +133,7 @@ def authorize(
     ``scopes``: only those asked for on the command line (``oauth_scopes_override``); without
     them the integration's scopes in Nango apply.
     """
-    from ..store.sqlite import Connection
+    from ..store.model import Connection
 
     nango = client(sy.settings)
     key = integration_key(sy.settings, manifest)
@@ -280,7 +280,7 @@ def import_local(sy: Synthral, manifest: Manifest, name: str = "default") -> Con
     rotating refresh token would invalidate each other, and the point of Nango is that no token
     is at rest on this machine. ``expires_at`` is always sent so Nango keeps refreshing.
     """
-    from ..store.sqlite import check_name
+    from ..store.model import check_name
 
     check_name(name, "connection name")
     slug = manifest.slug

@@ -15,7 +15,7 @@ from ..basics.settings import NANGO_SECRET_KEY, Settings, nango_integration_var
 from .nango import client
 
 if TYPE_CHECKING:
-    from ..store.sqlite import Store
+    from ..store.encrypted import Store
 
 
 

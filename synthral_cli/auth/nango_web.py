@@ -16,7 +16,7 @@ from .nango import _reconnect, _stored_reference, _theirs, client, integration_k
 
 if TYPE_CHECKING:
     from ..catalogue.manifest import Manifest
-    from ..store.sqlite import Connection
+    from ..store.model import Connection
     from .context import Context as Synthral
 
 
@@ -55,7 +55,7 @@ def complete_connect(
 ) -> Connection | None:
     """Store the reference to the connection Nango made for ``ticket``; None while there is none."""
     from ..basics.errors import SynthralError
-    from ..store.sqlite import Connection
+    from ..store.model import Connection
 
     nango = client(sy.settings)
     key = str(ticket["key"])

@@ -31,6 +31,8 @@ class SynthralGroup(TyperGroup):
             from . import ui
 
             runtime = ctx.obj if isinstance(ctx.obj, Runtime) else None
+            if runtime is not None:
+                runtime.flush_notices()  # e.g. where the key went, before the error that followed
             if runtime is not None and runtime.debug:
                 ui.print_traceback()
             ui.error(exc.message, exc.hint)
@@ -50,6 +52,9 @@ class SynthralGroup(TyperGroup):
                 "This is a bug in synthral; rerun with --debug for the traceback and report it.",
             )
             raise typer.Exit(INTERNAL_ERROR_EXIT) from None
+        finally:
+            if isinstance(ctx.obj, Runtime):
+                ctx.obj.flush_notices()
 
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:

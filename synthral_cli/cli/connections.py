@@ -129,7 +129,7 @@ def _read_passphrase(env: dict[str, str], var: str | None, *, confirm: bool, std
             "Pass --passphrase-env VAR naming a variable that holds it.",
         )
     if not phrase:
-        raise UsageError("the passphrase is empty.", "Give a passphrase (at least 8 characters).")
+        raise UsageError("the passphrase is empty.", "Give a passphrase (at least 12 characters).")
     register(phrase)
     return phrase
 
@@ -148,15 +148,14 @@ def export(
 
     Example: synthral connections export github --passphrase-env BUNDLE_PASSPHRASE > github.bundle
     """
-    from ..store import crypto
-    from ..store.sqlite import export_payload
+    from ..store.bundle import export_payload, seal_bundle
     from . import ui
 
     rt = runtime(ctx)
     store = rt.sy.store
     payload = export_payload(store, slug, connection)
     phrase = _read_passphrase(rt.env, passphrase_env, confirm=True, stdin_free=True)
-    ui.echo(crypto.seal_bundle(payload, phrase))
+    ui.echo(seal_bundle(payload, phrase))
     ui.err(f"Exported {slug}/{connection}. Keep the bundle and its passphrase apart (e.g. two CI secrets).")
 
 
@@ -180,8 +179,8 @@ def import_(
     Example: synthral connections import --from-env GITHUB_BUNDLE --passphrase-env BUNDLE_PASSPHRASE
     """
     from ..basics.errors import UsageError
-    from ..store import crypto
-    from ..store.sqlite import check_name, import_payload
+    from ..store.bundle import import_payload, open_bundle
+    from ..store.model import check_name
     from . import ui
 
     rt = runtime(ctx)
@@ -198,7 +197,7 @@ def import_(
         if not bundle.strip():
             raise UsageError("no bundle on stdin.", "Pipe the bundle in, or pass --from-env VAR.")
     phrase = _read_passphrase(rt.env, passphrase_env, confirm=False, stdin_free=bool(from_env))
-    payload = crypto.open_bundle(bundle, phrase)
+    payload = open_bundle(bundle, phrase)
     stored, app_stored = import_payload(rt.sy.store, payload, name=connection, replace_existing=replace)
     extra = " and its OAuth app" if app_stored else ""
     ui.err(f"Imported {stored.slug}/{stored.name}{extra}.")

@@ -37,3 +37,16 @@ class Runtime:
             for problem in cat.problems:
                 ui.warn(f"skipped a broken manifest: {problem}")
         return cat
+
+    def flush_notices(self) -> None:
+        """Say, once, what the core recorded for the user (e.g. that the store key went to a file
+        because no OS keyring works): the core never prints."""
+        store = self._sy.__dict__.get("store") if self._sy is not None else None
+        if store is None:
+            return
+        notices = store.take_notices()
+        if notices:
+            from . import ui
+
+            for text in notices:
+                ui.warn(text)

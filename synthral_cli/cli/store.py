@@ -77,7 +77,7 @@ def rotate_key(
     """
     from ..basics.errors import UsageError
     from ..basics.redact import register
-    from ..store import crypto
+    from ..store.keys import decode_key
     from . import ui
 
     store = runtime(ctx).sy.store
@@ -90,7 +90,7 @@ def rotate_key(
                 "Pipe a key in, e.g. openssl rand -base64 32 | synthral store rotate-key --new-key-stdin",
             )
         register(text)
-        new_key = crypto.decode_key(text, "stdin")
+        new_key = decode_key(text, "stdin")
     ks = store.rotate_key(new_key)
     count = store.count()
     ui.err(f"Re-encrypted {count} connection(s) under a new key.")

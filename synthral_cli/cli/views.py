@@ -49,7 +49,8 @@ def _relative(ts: float | None, now: float) -> str:
 def list_connections(rt: Any, as_json: bool = False) -> None:
     """``connections list``: metadata only, no cryptography, no sqlite-utils."""
     from ..basics.settings import Settings
-    from ..store.sqlite import Store, connection_rows, iso_times
+    from ..store.encrypted import Store
+    from ..store.report import connection_rows, iso_times
     from . import ui
 
     settings = Settings(rt.env)

@@ -25,7 +25,7 @@ def hub_of(request: Request) -> Hub:
 
 def connection_name(value: Any, where: str = "connection") -> str:
     from ..basics.errors import UsageError
-    from ..store.sqlite import check_name
+    from ..store.model import check_name
 
     if value is None:
         return "default"
