@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from collections.abc import Mapping
     from typing import Any
 
+    from .actions.registry import Registry
     from .store.encrypted import Store
 
 
@@ -50,9 +51,18 @@ class Synthral:
     # -- catalogue --------------------------------------------------------------------------
 
     @cached_property
+    def registry(self) -> Registry:
+        """The connectors registered under the entry-point group ``synthral.connectors``."""
+        from .actions.registry import Registry
+
+        return Registry(self.paths.cache_dir)
+
+    @cached_property
     def catalogue(self) -> Catalogue:
+        """Bundled manifests, connectors written in Python (plugins), user manifests."""
         dirs = [self.paths.user_manifests, *self.settings.extra_manifest_dirs]
-        return load_catalogue(dirs, self.paths.cache_dir)
+        registry = self.registry
+        return load_catalogue(dirs, self.paths.cache_dir, registry.described(), registry.problems)
 
     def connectors(
         self,

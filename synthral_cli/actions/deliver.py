@@ -1,10 +1,15 @@
 """Delivery over HTTP: send a prepared invocation, refresh the credential once on 401, and follow
-the manifest's pagination, merging the items. One request's retries are in ``wire/http.py``."""
+the manifest's pagination, merging the items. One request's retries are in ``wire/http.py``.
+
+The refresh is a callable (``Call.refresh``): this module needs a fresh credential, not the
+credential layer or the library object.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -15,16 +20,16 @@ from ..wire.response import Outcome
 if TYPE_CHECKING:
     import httpx
 
-    from ..auth.context import Context as Synthral
+    from ..auth.credential import Credential
+
+Refresh = Callable[[], "Credential | None"]
 
 
-def _exchange(sy: Synthral, client: httpx.Client, inv: Invocation, **prepare: Any) -> httpx.Response:
-    """Send; on 401 refresh the credential once (``refresh_after_401``) and send again."""
+def _exchange(refresh: Refresh | None, client: httpx.Client, inv: Invocation, **prepare: Any) -> httpx.Response:
+    """Send; on 401 refresh the credential once (``refresh()``) and send again."""
     resp = send_once(client, inv, inv.prepare(**prepare))
-    if resp.status_code == 401 and inv.sends_credentials and inv.credential is not None:
-        from ..auth.credentials import refresh_after_401
-
-        fresh = refresh_after_401(sy, inv.manifest, inv.credential)
+    if resp.status_code == 401 and inv.sends_credentials and inv.credential is not None and refresh is not None:
+        fresh = refresh()
         if fresh is not None:
             resp.close()
             inv.credential = fresh
@@ -32,7 +37,9 @@ def _exchange(sy: Synthral, client: httpx.Client, inv: Invocation, **prepare: An
     return resp
 
 
-def deliver(sy: Synthral, inv: Invocation) -> Outcome:
+def deliver(inv: Invocation, refresh: Refresh | None = None) -> Outcome:
+    """Send ``inv`` (following its pages with ``options.paginate``); ``refresh`` gives a new
+    credential after a 401, or ``None`` when there is none to give."""
     started = time.monotonic()
     spec = _spec(inv)
     limit = spec.get("limit_param")
@@ -40,10 +47,10 @@ def deliver(sy: Synthral, inv: Invocation) -> Outcome:
         inv.params.setdefault(limit, spec["page_size"])
     shared = inv.options.client
     with contextlib.nullcontext(shared) if shared is not None else _client(inv) as client:
-        resp = _exchange(sy, client, inv)
+        resp = _exchange(refresh, client, inv)
         outcome = interpret(inv, resp)
         if inv.options.paginate:
-            outcome = _paginate(sy, client, inv, resp, outcome)
+            outcome = _paginate(refresh, client, inv, resp, outcome)
     outcome.elapsed = time.monotonic() - started
     return outcome
 
@@ -67,7 +74,7 @@ def _items(spec: dict[str, Any], body: Any) -> list[Any]:
 
 
 def _paginate(
-    sy: Synthral, client: httpx.Client, inv: Invocation, resp: httpx.Response, first: Outcome
+    refresh: Refresh | None, client: httpx.Client, inv: Invocation, resp: httpx.Response, first: Outcome
 ) -> Outcome:
     """Follow link / next_url / cursor / page / offset pagination up to ``max_pages``; merge
     the items. A next page on another origin than the base URL is never fetched (credentials
@@ -145,7 +152,7 @@ def _paginate(
         if pages >= max_pages:
             first.truncated = True
             break
-        resp = _exchange(sy, client, inv, **prepare)
+        resp = _exchange(refresh, client, inv, **prepare)
         outcome = interpret(inv, resp, pages + 1)
         body = outcome.result
         page_items = _items(spec, body)

@@ -1,12 +1,13 @@
-"""Invocation: check an action's parameters and scopes, resolve the credential, then preview
-(dry run) or hand the request to the connector that sends it.
+"""Invocation: check an action's parameters and scopes, resolve the credential, then hand the
+call to the connector that serves the manifest's transport: its ``preview`` for a dry run, its
+``execute`` otherwise.
 
     check_params(action, values)            (wire/params.py) unknown / missing / wrong-type, defaults
-    Invocation(...).prepare()               (wire/prepare.py) -> PreparedRequest
+    ctx.registry.connector(transport)       (registry.py) http, smtp, postgresql or a plugin
     run(ctx, manifest, action, params, options)  -> Outcome, or PreparedRequest for a dry run
 
-Delivery over HTTP (retries, 401 refresh, pagination) is in ``deliver.py``; SMTP and PostgreSQL
-actions go to ``wire/smtp.py`` and ``wire/postgresql.py`` through ``dispatch.py``.
+The HTTP connector and the SMTP and PostgreSQL transports are in ``builtin.py``; connectors
+written in Python by others come through the same entry-point group (``connector.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..basics import redact
-from ..basics.errors import AuthError, UsageError
+from ..basics.errors import AuthError, SynthralError, UsageError
 from ..catalogue.manifest import Action, Manifest, render_url
 from ..wire.params import check_params
 from ..wire.prepare import Invocation
 from ..wire.request import SECRET_FIELDS, Options, PreparedRequest
 from ..wire.response import Outcome, ProviderAuthError
+from .connector import Call
 
 if TYPE_CHECKING:
     from ..auth.credential import Credential
@@ -112,18 +114,43 @@ def run(
         return run_via_proxy(sy, manifest, action, params, options)
     credential, note = _credential(sy, manifest, action, options)
     _check_scopes(manifest, action, credential, options.connection)
-    if manifest.transport in {"smtp", "postgresql"}:
-        from .dispatch import dispatch
+    registry = sy.registry
+    connector = registry.connector(manifest.transport, manifest.slug)
+    call = Call(manifest, action, params, credential, options)
+    call.refresh = lambda: _refresh(sy, call)
+    entry = registry.entry(manifest.transport)
+    try:
+        if options.dry_run:
+            req = connector.preview(call)
+            if not isinstance(req, PreparedRequest):
+                raise TypeError(f"preview() returned {type(req).__name__}, not a PreparedRequest")
+            req.masked.extend(call.secrets)
+            req.note = req.note or note
+            return req
+        out = connector.execute(call)
+        if not isinstance(out, Outcome):
+            raise TypeError(f"execute() returned {type(out).__name__}, not an Outcome")
+        return out
+    except SynthralError:
+        raise
+    except Exception as exc:
+        if entry is None or entry.builtin:
+            raise  # a bug in synthral itself: exit 70 with "rerun with --debug"
+        from .registry import failure
 
-        return dispatch(manifest, action, params, credential, options)
-    inv = Invocation(manifest, action, params, credential, options)
-    if options.dry_run:
-        req = inv.prepare(dry_run=True)
-        req.note = note
-        return req
-    from .deliver import deliver
+        raise failure(entry, exc) from exc
 
-    return deliver(sy, inv)
+
+def _refresh(sy: Synthral, call: Call) -> Credential | None:
+    """``Call.refresh``: one forced refresh after the provider refused the credential."""
+    if call.credential is None:
+        return None
+    from ..auth.credentials import refresh_after_401
+
+    fresh = refresh_after_401(sy, call.manifest, call.credential)
+    if fresh is not None:
+        call.credential = fresh
+    return fresh
 
 
 def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, Any]) -> Action:
@@ -205,8 +232,6 @@ def request(
 
 def test(sy: Synthral, slug: str, options: Options | None = None, **settings: Any) -> Outcome:
     """Run ``test_connection`` and record ok / message / time on the stored connection."""
-    from ..basics.errors import SynthralError
-
     opts = _options(options, settings)
     opts.dry_run = False
     manifest = sy.connector(slug)

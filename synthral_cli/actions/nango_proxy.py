@@ -53,7 +53,7 @@ def run_via_proxy(
     if options.dry_run:
         return inv.prepare(dry_run=True)
     try:
-        return deliver(sy, inv)
+        return deliver(inv)  # Nango refreshes; no credential here to refresh
     except (ProviderError, AuthError) as exc:  # the provider's answers carry status and body
         mapped = _nango_failure(exc, slug, name)
         if mapped is exc:

@@ -1,6 +1,8 @@
-"""The catalogue: bundled manifests, then ``<config>/manifests/``, then each folder of
-``SYNTHRAL_MANIFESTS_PATH``; a later manifest with the same slug replaces an earlier one, and a
-broken user manifest is reported (``Catalogue.problems``) and skipped.
+"""The catalogue: bundled manifests, then connectors described in code (plugins, see
+``actions/registry.py``), then ``<config>/manifests/``, then each folder of
+``SYNTHRAL_MANIFESTS_PATH``; a later manifest with the same slug replaces an earlier one, except
+that a plugin never replaces a bundled connector (it is refused, ``Catalogue.notices``). A broken
+user manifest is reported (``Catalogue.problems``) and skipped.
 
 Parsing YAML and validating is slow (hundreds of ms for the catalogue), so each folder's parsed
 and validated manifests are cached as JSON under ``<config>/cache/``, keyed on the names, sizes
@@ -123,6 +125,10 @@ class FolderIndex:
     def file_name(self, slug: str) -> str:
         return self.files.get(slug, slug + ".yaml")
 
+    def source(self, slug: str) -> str:
+        """Where the manifest of ``slug`` came from (``connectors show``)."""
+        return str(self.folder / self.file_name(slug))
+
     def full(self, slug: str) -> dict[str, Any]:
         if self._full is None:
             data = None
@@ -144,6 +150,18 @@ class FolderIndex:
                     _write_json_atomic(_cache_file(self.cache_dir, self.folder, "full"), data)
             self._full = data
         return self._full[slug]
+
+
+class CodeIndex(FolderIndex):
+    """Connectors described in code (plugins): already validated manifests, each with a source."""
+
+    def __init__(self, docs: dict[str, dict[str, Any]], sources: dict[str, str]) -> None:
+        fragments = {slug: render_summary(summarize(doc)) for slug, doc in docs.items()}
+        super().__init__(Path(), False, fragments, {}, [], None, docs)
+        self.sources = sources
+
+    def source(self, slug: str) -> str:
+        return self.sources[slug]
 
 
 def index_folder(folder: Path, *, bundled: bool, cache_dir: Path | None) -> FolderIndex:
@@ -183,10 +201,12 @@ def _code_version() -> str:
 
 
 class Catalogue:
-    """The merged catalogue. ``problems`` are broken user manifests (reported, then skipped)."""
+    """The merged catalogue. ``problems`` are broken user manifests (reported, then skipped);
+    ``notices`` the plugins that were skipped or refused, one line each."""
 
-    def __init__(self, folders: list[FolderIndex] | None = None) -> None:
+    def __init__(self, folders: list[FolderIndex] | None = None, notices: list[str] | None = None) -> None:
         self.folders = folders or []
+        self.notices = notices or []
 
     @cached_property
     def _owner(self) -> dict[str, FolderIndex]:
@@ -220,14 +240,35 @@ class Catalogue:
                 f"Unknown connector {slug!r}.{_did_you_mean(slug, self.slugs())}",
                 "See them all with: synthral connectors list",
             )
-        return Manifest(idx.full(slug), str(idx.folder / idx.file_name(slug)), idx.bundled)
+        return Manifest(idx.full(slug), idx.source(slug), idx.bundled)
 
     def __iter__(self) -> Iterator[Manifest]:
         return (self.get(s) for s in self.slugs())
 
 
-def load_catalogue(user_dirs: list[Path], cache_dir: Path | None) -> Catalogue:
-    folders = [index_folder(bundled_dir(), bundled=True, cache_dir=cache_dir)]
+def load_catalogue(
+    user_dirs: list[Path],
+    cache_dir: Path | None,
+    described: list[tuple[dict[str, Any], str, str]] | None = None,
+    notices: list[str] | None = None,
+) -> Catalogue:
+    """``described``: ``(manifest, source, label)`` of connectors written in code; one with a
+    bundled connector's slug, or a slug another plugin took first, is refused with a notice."""
+    bundled = index_folder(bundled_dir(), bundled=True, cache_dir=cache_dir)
+    folders = [bundled]
+    notices = list(notices or [])
+    if described:
+        docs: dict[str, dict[str, Any]] = {}
+        sources: dict[str, str] = {}
+        for doc, source, label in described:
+            slug = doc["slug"]
+            if slug in bundled.fragments:
+                notices.append(f"{label}: the slug {slug!r} belongs to a bundled connector; refused.")
+            elif slug in docs:
+                notices.append(f"{label}: the slug {slug!r} is already taken by {sources[slug]}; refused.")
+            else:
+                docs[slug], sources[slug] = doc, source
+        folders.append(CodeIndex(docs, sources))
     seen = {bundled_dir().resolve()}
     for d in user_dirs:
         try:
@@ -238,4 +279,4 @@ def load_catalogue(user_dirs: list[Path], cache_dir: Path | None) -> Catalogue:
             continue
         seen.add(resolved)
         folders.append(index_folder(d, bundled=False, cache_dir=cache_dir))
-    return Catalogue(folders)
+    return Catalogue(folders, notices)

@@ -28,7 +28,8 @@ class Runtime:
 
     @property
     def catalogue(self) -> Any:
-        """The catalogue; broken user manifests are reported once (file and field) and skipped."""
+        """The catalogue; broken user manifests (file and field) and skipped or refused connector
+        plugins (entry-point name, package and error) are reported once."""
         first = "catalogue" not in self.sy.__dict__
         cat = self.sy.catalogue
         if first:
@@ -36,6 +37,8 @@ class Runtime:
 
             for problem in cat.problems:
                 ui.warn(f"skipped a broken manifest: {problem}")
+            for notice in cat.notices:
+                ui.warn(notice)
         return cat
 
     def flush_notices(self) -> None:

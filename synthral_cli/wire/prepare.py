@@ -13,7 +13,15 @@ from ..basics import redact
 from ..basics.errors import AuthError, UsageError
 from ..catalogue.manifest import Action, Manifest, Parameter, missing_setting, render_url
 from .encoders import FileValue, encode_multipart, encoder, flatten_form, query_pairs, scalar
-from .request import SECRET_FIELDS, USER_AGENT, Options, PreparedRequest, _check_header, _display
+from .request import (
+    USER_AGENT,
+    Options,
+    PreparedRequest,
+    _check_header,
+    _display,
+    credential_fields,
+    secret_values,
+)
 
 if TYPE_CHECKING:
     from ..auth.credential import Credential
@@ -74,24 +82,10 @@ class Invocation:
     # -- credentials ----------------------------------------------------------------------
 
     def _fields(self) -> dict[str, Any]:
-        """Config and secrets; an env override's one value also fills the manifest's secret
-        fields (``SYNTHRAL_DISCORD_TOKEN`` is the ``bot_token`` that ``auth.inject`` names)."""
-        cred = self.credential
-        if cred is None:
-            return {}
-        fields: dict[str, Any] = {**cred.config, **cred.secrets}
-        if cred.source == "environment" and len(cred.secrets) == 1 and cred.kind != "oauth2":
-            # (an oauth2 connector's fields are extra ones, e.g. Etsy's app key, never the token)
-            value = next(iter(cred.secrets.values()))
-            for f in self.manifest.auth.get("fields", []):
-                if f.get("secret", True):
-                    fields.setdefault(f["name"], value)
-        return fields
+        return credential_fields(self.manifest, self.credential)
 
     def _secret_values(self) -> list[str]:
-        auth = self.manifest.auth
-        names = SECRET_FIELDS | {f["name"] for f in auth.get("fields", []) if f.get("secret", True)}
-        return [str(v) for k, v in self._fields().items() if k in names and v]
+        return secret_values(self.manifest, self._fields())
 
     def _field(self, *names: str) -> str:
         fields = self._fields()

@@ -10,12 +10,16 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..basics import redact
 from ..basics.errors import UsageError
 from ..basics.version import __version__
+
+if TYPE_CHECKING:
+    from ..auth.credential import Credential
+    from ..catalogue.manifest import Manifest
 
 USER_AGENT = f"synthral/{__version__}"
 SECRET_FIELDS = {
@@ -30,6 +34,28 @@ SECRET_FIELDS = {
     "dsn",
 }
 
+
+def credential_fields(manifest: Manifest, cred: Credential | None) -> dict[str, Any]:
+    """A credential's config and secrets as one mapping; an env override's one value also fills
+    the manifest's secret fields (``SYNTHRAL_DISCORD_TOKEN`` is the ``bot_token`` that
+    ``auth.inject`` names)."""
+    if cred is None:
+        return {}
+    fields: dict[str, Any] = {**cred.config, **cred.secrets}
+    if cred.source == "environment" and len(cred.secrets) == 1 and cred.kind != "oauth2":
+        # (an oauth2 connector's fields are extra ones, e.g. Etsy's app key, never the token)
+        value = next(iter(cred.secrets.values()))
+        for f in manifest.auth.get("fields", []):
+            if f.get("secret", True):
+                fields.setdefault(f["name"], value)
+    return fields
+
+
+def secret_values(manifest: Manifest, fields: dict[str, Any]) -> list[str]:
+    """The values of ``fields`` that are secrets (known secret names, or the manifest's fields
+    not declared ``secret: false``)."""
+    names = SECRET_FIELDS | {f["name"] for f in manifest.auth.get("fields", []) if f.get("secret", True)}
+    return [str(v) for k, v in fields.items() if k in names and v]
 
 
 @dataclass

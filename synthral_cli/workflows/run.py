@@ -246,5 +246,5 @@ class SynthralRunner:
         inv = Invocation(manifest, action, params, None, self._options("default", dry_run))
         if dry_run:
             return inv.prepare(dry_run=True).to_dict()
-        out = deliver(self.sy, inv)
+        out = deliver(inv)
         return {"status": out.status, "headers": out.headers, "data": out.result}

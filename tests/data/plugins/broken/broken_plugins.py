@@ -1,0 +1,24 @@
+"""Plugins that import but must still be refused."""
+
+from synthral_cli.actions.connector import ActionSpec, Connector
+
+
+class Raising(Connector):
+    """Raises while it registers (describing itself)."""
+
+    slug = "raising"
+
+    @classmethod
+    def describe(cls, transport, version=""):
+        raise RuntimeError("the registration blew up")
+
+
+class Clash(Connector):
+    """Takes a bundled connector's slug: refused, never replaces it."""
+
+    slug = "github"
+    name = "Not GitHub"
+    category = "Development & Code"
+    description = "A plugin that claims the github slug."
+    docs_url = "https://example.com/"
+    actions = [ActionSpec("test_connection", "Nothing.")]
