@@ -2,8 +2,10 @@
 
 The page lists every connector (slug, name, status, auth type, Nango provider key, actions),
 grouped by category with counts. It is loaded through synthral's own manifest loader, so the page
-shows exactly what ``synthral connectors list`` shows. ``tests/test_catalogue_page.py`` keeps the
-checked-in page in sync: rerun this script after adding or changing a manifest.
+shows exactly what ``synthral connectors list`` shows. It ends with the hand-written section
+``scripts/connectors_python.md`` ("Connectors written in Python"), whose ``<!-- include: PATH -->``
+lines become the files they name (the example plugin the tests install). ``tests/test_catalogue_page.py``
+keeps the checked-in page in sync: rerun this script after adding or changing a manifest.
 
 Usage:
     python scripts/gen_catalogue.py              # rewrite docs/connectors.md
@@ -22,6 +24,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "connectors.md"
+PYTHON_SECTION = REPO / "scripts" / "connectors_python.md"
 DASH = "\u2014"
 
 
@@ -68,7 +71,8 @@ def render(manifests: Iterable[Any]) -> str:
         f"{total} connectors in {used} categories, generated from `manifests/`. **Auth** is how the",
         "connector authenticates (`synthral authorize SLUG`); **Nango** is the Nango provider key when",
         f"the connector can also be authorized through Nango ({DASH} when it cannot). See one connector's",
-        "parameters with `synthral connectors show SLUG`.",
+        "parameters with `synthral connectors show SLUG`. To add a connector in Python, see",
+        "[Connectors written in Python](#connectors-written-in-python).",
         "",
         "| Category | Connectors |",
         "|---|---:|",
@@ -87,7 +91,21 @@ def render(manifests: Iterable[Any]) -> str:
             actions = ", ".join(f"`{a.name}`" for a in m.actions)
             row = [f"`{m.slug}`", cell(m.name), m.status, m.auth_type, nango_key(m), actions]
             lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + python_section()
+
+
+def python_section() -> str:
+    """The hand-written section, with each ``<!-- include: PATH -->`` line replaced by that file."""
+    out = []
+    for line in PYTHON_SECTION.read_text(encoding="utf-8").splitlines():
+        m = re.fullmatch(r"<!-- include: (\S+) -->", line.strip())
+        if m is None:
+            out.append(line)
+            continue
+        path = REPO / m.group(1)
+        lang = {".py": "python", ".toml": "toml"}.get(path.suffix, "")
+        out += [f"```{lang}", path.read_text(encoding="utf-8").rstrip("\n"), "```"]
+    return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -210,7 +210,7 @@ def test_a_plugin_is_authorized_invoked_tested_and_run_end_to_end(acme_site, not
         "body": {"text": "draft"},
     }
     dry_text = run("invoke", "acme-notes", "list_notes", "--dry-run")
-    assert dry_text.stdout.startswith(f"GET {notes.url}/notes\nAuthorization: Bearer ***\n")
+    assert dry_text.stdout == f"GET {notes.url}/notes?limit=10\nAuthorization: Bearer ***\n"
     sent = len(notes.requests)
     debug = run("--debug", "invoke", "acme-notes", "list_notes", "--json")
     assert debug.exit_code == 0 and len(notes.requests) == sent + 1
@@ -316,7 +316,7 @@ def test_broken_plugins_are_reported_once_and_skipped(broken_site):
     ]
     listed = run("connectors", "list", "--json")
     assert listed.exit_code == 0
-    assert json.loads(listed.stdout)["total_count"] == BUNDLED
+    assert json.loads(listed.stdout)["total_count"] == BUNDLED + 1  # + crashing, which loads fine
     assert listed.stderr.splitlines() == expected
     # every command reports them once, and the bundled github and http transport are untouched
     shown = run("show", "github", "--json")
@@ -329,6 +329,23 @@ def test_broken_plugins_are_reported_once_and_skipped(broken_site):
     assert json.loads(dry.stdout)["url"] == "https://api.github.com/repos/a/b"
     gone = run("show", "raising")
     assert gone.exit_code == 2 and "Unknown connector 'raising'" in gone.stderr
+
+    # a plugin that fails while it runs is a fault of its package: exit 1, named, no traceback
+    crash = run("invoke", "crashing", "test_connection", "--json")
+    assert crash.exit_code == 1
+    assert json.loads(crash.stdout) == {"success": False, "status": None, "result": None}
+    assert crash.stderr.splitlines()[len(expected):] == [
+        "error: The 'crashing' connector (synthral-broken 0.1.0) failed: KeyError: 'oops'.",
+        "  This is a fault in the synthral-broken package; rerun with --debug for the traceback and report it "
+        "to its authors.",
+    ]
+    tested = run("test", "crashing")
+    assert tested.exit_code == 1 and "failed: KeyError: 'oops'" in tested.stderr
+    preview = run("invoke", "crashing", "test_connection", "--dry-run")
+    assert preview.exit_code == 1
+    assert "failed: TypeError: preview() returned dict, not a PreparedRequest." in preview.stderr
+    debug = run("--debug", "invoke", "crashing", "test_connection")
+    assert debug.exit_code == 1 and "Traceback" in debug.stderr and "broken_plugins.py" in debug.stderr
 
 
 # -- the door, and what it costs -------------------------------------------------------------------
@@ -355,7 +372,8 @@ def test_synthral_s_own_transports_come_through_the_entry_point_group(tmp_path):
 
 def test_listing_with_a_plugin_imports_neither_it_nor_importlib_metadata_once_cached(acme_site, tmp_path):
     """The scan is cached: the hot path reads one small file. Editing the plugin's module (an
-    editable install) or installing a package invalidates it."""
+    editable install) or installing or removing a package invalidates it; a plugin that fails
+    is reported from the cache too, without scanning again."""
     probe = textwrap.dedent(
         """
         import json, sys
@@ -364,7 +382,7 @@ def test_listing_with_a_plugin_imports_neither_it_nor_importlib_metadata_once_ca
             main(["connectors", "list", "--json"])
         except SystemExit as e:
             assert e.code == 0, e.code
-        sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m in {
+        sys.stderr.write("@@" + json.dumps(sorted(m for m in sys.modules if m in {
             "importlib.metadata", "acme_notes", "httpx", "jsonschema", "synthral_cli.actions.builtin"})))
         """
     )
@@ -372,24 +390,55 @@ def test_listing_with_a_plugin_imports_neither_it_nor_importlib_metadata_once_ca
     shutil.copytree(acme_site, site)
     env = {**os.environ, "PYTHONPATH": str(site)}
 
-    def listing() -> tuple[dict, list[str]]:
+    def listing() -> tuple[list[dict], list[str], str]:
         p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
         assert p.returncode == 0, p.stderr
         acme = [c for c in json.loads(p.stdout)["connectors"] if c["slug"] == "acme-notes"]
-        return acme[0], json.loads(p.stderr)
+        warnings, _, loaded = p.stderr.rpartition("@@")
+        return acme, json.loads(loaded), warnings
 
-    first, loaded = listing()
+    first, loaded, _ = listing()
     assert "importlib.metadata" in loaded and "acme_notes" in loaded  # the scan
-    second, loaded = listing()
+    second, loaded, _ = listing()
     assert second == first and loaded == []
 
     module = site / "acme_notes.py"
     module.write_text(module.read_text().replace("(self-hosted)", "(edited)"))
-    third, loaded = listing()
+    (third,), loaded, _ = listing()
     assert third["description"] == "Read and write notes on an Acme Notes server (edited)."
     assert "acme_notes" in loaded
-    (site / "acme_notes.py").unlink()  # "uninstalled" (its folder changes too)
-    p = subprocess.run([synthral_exe(), "list", "--search", "acme notes", "--json"], capture_output=True, text=True,
-                       env=env, timeout=60)
+
+    module.write_text(module.read_text().replace("from typing import Any", "from typing import Any, Nonesuch"))
+    gone, loaded, warnings = listing()
+    assert gone == [] and "importlib.metadata" in loaded  # rescanned
+    problem = ("warning: connector plugin 'acme-notes' (synthral-acme-notes 0.1.0) failed to import: "
+               "ImportError: cannot import name 'Nonesuch' from 'typing'")
+    assert warnings.startswith(problem) and warnings.count("\n") == 1
+    again, loaded, warnings = listing()
+    assert again == [] and loaded == [] and warnings.startswith(problem)  # from the cache
+    module.write_text(module.read_text().replace("from typing import Any, Nonesuch", "from typing import Any"))
+    fixed, loaded, warnings = listing()  # the fix is picked up
+    assert fixed == [third] and warnings == ""
+
+    module.unlink()  # "uninstalled" (its folder changes too)
+    p = subprocess.run([synthral_exe(), "list", "--search", "acme notes", "--json"], capture_output=True,
+                       text=True, env=env, timeout=60)
     assert p.returncode == 0 and json.loads(p.stdout)["total_count"] == 0
     assert "connector plugin 'acme-notes' (synthral-acme-notes 0.1.0) failed to import" in p.stderr
+
+
+def test_an_install_whose_metadata_predates_the_entry_points_still_has_the_builtin_transports(
+    tmp_path, monkeypatch
+):
+    """An editable install made before synthral declared its entry points has no metadata for
+    them (a fault no peer can produce here): the built-in names are used as they are."""
+    import importlib.metadata
+
+    from synthral_cli.actions import registry as reg
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    monkeypatch.setattr(reg, "_memo", {})
+    registry = reg.Registry(None)
+    assert registry.names() == ["http", "postgresql", "smtp"] and registry.problems == []
+    assert all(registry.entry(n).dist == "synthral" for n in registry.names())
+    assert type(registry.connector("smtp", "smtp")).__name__ == "SmtpConnector"

@@ -26,6 +26,10 @@ def test_wheel_ships_manifests_and_lists_the_catalogue_in_a_clean_venv(tmp_path)
     assert shipped == bundled
     assert "synthral_cli/catalogue/schema/manifest-v1.json" in names
     assert "synthral_cli/completions/synthral.bash" in names
+    (eps,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]  # the connectors' door
+    assert "[synthral.connectors]\nhttp = synthral_cli.actions.builtin:HttpConnector\n" in (
+        zipfile.ZipFile(wheel).read(eps).decode()
+    )
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

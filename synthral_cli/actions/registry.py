@@ -38,7 +38,7 @@ BUILTIN = {  # synthral's pyproject declares these; used as they are when its me
 }
 CACHE_FORMAT = 1
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_memo: dict[str, tuple[list[Any], dict[str, Entry], list[str]]] = {}  # per process, by sys.path
+_memo: dict[str, tuple[list[Any], Scan]] = {}  # per process, by sys.path
 
 
 class Entry:
@@ -75,11 +75,28 @@ class Entry:
         return [self.name, self.value, self.dist, self.version, self.manifest, self.files]
 
 
-def _stamp(path: str) -> int | None:
+class Scan:
+    """What a scan found: the entries by name, the skipped plugins (one line each) and the
+    files of the skipped ones that the cache depends on."""
+
+    __slots__ = ("entries", "problems", "watch")
+
+    def __init__(self, entries: dict[str, Entry], problems: list[str], watch: list[list[Any]]) -> None:
+        self.entries = entries
+        self.problems = problems
+        self.watch = watch
+
+    def fresh(self) -> bool:
+        return _fresh(self.watch) and all(_fresh(e.files) for e in self.entries.values())
+
+
+def _stamp(path: str) -> list[int] | None:
+    """Modification time and size (a change within one clock tick still changes the size)."""
     try:
-        return os.stat(path or ".").st_mtime_ns
+        st = os.stat(path or ".")
     except OSError:
         return None
+    return [st.st_mtime_ns, st.st_size]
 
 
 def _fresh(files: list[list[Any]]) -> bool:
@@ -99,22 +116,21 @@ class Registry:
         self._instances: dict[str, Connector] = {}
 
     @cached_property
-    def _state(self) -> tuple[dict[str, Entry], list[str]]:
+    def _state(self) -> Scan:
         path = list(sys.path)
         ident = json.dumps(path)
         key = [CACHE_FORMAT, _code_version(), [[p, _stamp(p)] for p in path]]
         memo = _memo.get(ident)
-        if memo is not None and memo[0] == key and all(_fresh(e.files) for e in memo[1].values()):
-            return memo[1], memo[2]
+        if memo is not None and memo[0] == key and memo[1].fresh():
+            return memo[1]
         cache = self._cache_file(ident)
-        entries = _read(cache, key) if cache is not None else None
-        problems: list[str] = []
-        if entries is None:
-            entries, problems = _scan()
-            if cache is not None and not problems:
-                _write(cache, key, entries)
-        _memo[ident] = (key, entries, problems)
-        return entries, problems
+        scan = _read(cache, key) if cache is not None else None
+        if scan is None:
+            scan = _scan()
+            if cache is not None:
+                _write(cache, key, scan)
+        _memo[ident] = (key, scan)
+        return scan
 
     def _cache_file(self, ident: str) -> Path | None:
         if self.cache_dir is None:
@@ -126,19 +142,19 @@ class Registry:
     @property
     def problems(self) -> list[str]:
         """One line per plugin that was skipped: its entry-point name, package and the error."""
-        return list(self._state[1])
+        return list(self._state.problems)
 
     def names(self) -> list[str]:
-        return sorted(self._state[0])
+        return sorted(self._state.entries)
 
     def entry(self, name: str) -> Entry | None:
-        return self._state[0].get(name)
+        return self._state.entries.get(name)
 
     def described(self) -> list[tuple[dict[str, Any], str, str]]:
         """``(manifest, source, label)`` of every plugin that describes a catalogue entry."""
         return [
             (e.manifest, f"{e.value} ({e.dist} {e.version})", e.label)
-            for e in self._state[0].values()
+            for e in self._state.entries.values()
             if e.manifest is not None
         ]
 
@@ -195,25 +211,26 @@ def _code_version() -> str:
     return __version__
 
 
-def _read(cache: Path, key: list[Any]) -> dict[str, Entry] | None:
+def _read(cache: Path, key: list[Any]) -> Scan | None:
     try:
         with open(cache, encoding="utf-8") as f:
             data = json.load(f)
         if data.get("key") != key:
             return None
-        entries = {row[0]: Entry(*row) for row in data["entries"]}
+        scan = Scan({row[0]: Entry(*row) for row in data["entries"]}, list(data["problems"]), list(data["watch"]))
     except (OSError, ValueError, AttributeError, KeyError, TypeError, IndexError):
         return None
-    return entries if all(_fresh(e.files) for e in entries.values()) else None
+    return scan if scan.fresh() else None
 
 
-def _write(cache: Path, key: list[Any], entries: dict[str, Entry]) -> None:
+def _write(cache: Path, key: list[Any], scan: Scan) -> None:
     from ..catalogue.loading import _write_json_atomic
 
-    _write_json_atomic(cache, {"key": key, "entries": [e.to_json() for e in entries.values()]})
+    entries = [e.to_json() for e in scan.entries.values()]
+    _write_json_atomic(cache, {"key": key, "entries": entries, "problems": scan.problems, "watch": scan.watch})
 
 
-def _scan() -> tuple[dict[str, Entry], list[str]]:
+def _scan() -> Scan:
     """Every entry point of the group, synthral's own first: imported, checked, described."""
     from importlib.metadata import entry_points
 
@@ -224,6 +241,7 @@ def _scan() -> tuple[dict[str, Entry], list[str]]:
     found.sort(key=lambda f: (f[0] != OWN, f[0].lower(), f[2].name))
     entries: dict[str, Entry] = {}
     problems: list[str] = []
+    watch: list[list[Any]] = []
     for dist, version, ep in found:
         entry = Entry(ep.name, ep.value, dist, version)
         taken = entries.get(ep.name)
@@ -238,10 +256,24 @@ def _scan() -> tuple[dict[str, Entry], list[str]]:
                 entries[ep.name] = entry
             else:
                 problems.append(f"{entry.label} {problem}; skipped.")
+                watch.extend(entry.files or _module_files(entry.value))
     for name, value in BUILTIN.items():  # an install whose metadata predates the entry points
         if name not in entries:
             entries[name] = Entry(name, value, OWN, _code_version())
-    return entries, problems
+    return Scan(entries, problems, watch)
+
+
+def _module_files(value: str) -> list[list[Any]]:
+    """The file of a plugin module that failed to import, when it can be found without running
+    it (a fix there rescans); none when the module itself is missing."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(value.partition(":")[0].strip())
+    except (Exception, SystemExit):
+        return []
+    origin = getattr(spec, "origin", None)
+    return [[origin, _stamp(origin)]] if origin and os.path.isfile(origin) else []
 
 
 def _describe(entry: Entry) -> str | None:
@@ -250,13 +282,17 @@ def _describe(entry: Entry) -> str | None:
 
     try:
         obj = _load(entry.value)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         return f"failed to import: {_first_line(exc)}"
     if not (isinstance(obj, type) and issubclass(obj, Connector)):
         return f"failed to register: {entry.value} is not a subclass of synthral's Connector"
+    module = sys.modules.get(obj.__module__)
+    source = getattr(module, "__file__", None)
+    if source and not entry.builtin:
+        entry.files = [[source, _stamp(source)]]
     try:
         doc = obj.describe(entry.name, entry.version)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         return f"failed to register: {_first_line(exc)}"
     if doc is not None:
         from ..catalogue.validation import validate_dict
@@ -266,8 +302,4 @@ def _describe(entry: Entry) -> str | None:
             shown = "; ".join(p[:200] for p in invalid[:3]) + ("; ..." if len(invalid) > 3 else "")
             return f"describes an invalid connector: {shown}"
     entry.manifest = doc
-    module = sys.modules.get(obj.__module__)
-    source = getattr(module, "__file__", None)
-    if source and not entry.builtin:
-        entry.files = [[source, _stamp(source)]]
     return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from synthral_cli.actions.connector import (
     ActionSpec,
     AuthError,
@@ -42,29 +45,31 @@ class AcmeNotes(Connector):
     ]
     routes = {"test_connection": ("GET", "/me"), "list_notes": ("GET", "/notes"), "add_note": ("POST", "/notes")}
 
-    def _request(self, call: Call) -> tuple[str, str, dict[str, str]]:
+    def _request(self, call: Call) -> tuple[str, str, dict[str, str], dict[str, Any], dict[str, Any] | None]:
+        """Method, URL, headers, query and JSON body of the call."""
         url = call.fields.get("url")
         if not url:
             raise UsageError("The acme-notes connection has no server URL.", "Run: synthral authorize acme-notes")
         method, path = self.routes[call.action.name]
-        return method, url.rstrip("/") + path, {"Authorization": f"Bearer {call.fields['api_key']}"}
+        headers = {"Authorization": f"Bearer {call.fields['api_key']}"}
+        if method == "GET":
+            return method, url.rstrip("/") + path, headers, call.params, None
+        return method, url.rstrip("/") + path, headers, {}, call.params
 
     def preview(self, call: Call) -> PreparedRequest:
-        method, url, headers = self._request(call)
-        return PreparedRequest(method, url, list(headers.items()), display_body=call.params or None)
+        method, url, headers, query, body = self._request(call)
+        url += ("?" + urlencode(query)) if query else ""
+        return PreparedRequest(method, url, list(headers.items()), display_body=body)
 
     def execute(self, call: Call) -> Outcome:
-        method, url, headers = self._request(call)
+        method, url, headers, query, body = self._request(call)
         with call.http_client() as http:
-            if method == "GET":
-                resp = http.get(url, params=call.params, headers=headers)
-            else:
-                resp = http.post(url, json=call.params, headers=headers)
-        body = resp.json()
+            resp = http.request(method, url, headers=headers, params=query, json=body)
+        answer = resp.json()
         if resp.status_code == 401:
             raise AuthError("Acme Notes refused the API key.", "Run: synthral authorize acme-notes")
         if resp.is_error:
             raise ProviderError(
-                f"Acme Notes answered {resp.status_code}: {body.get('error')}", status=resp.status_code, result=body
+                f"Acme Notes answered {resp.status_code}: {answer.get('error')}", status=resp.status_code, result=answer
             )
-        return Outcome(True, resp.status_code, body)
+        return Outcome(True, resp.status_code, answer)

@@ -22,3 +22,20 @@ class Clash(Connector):
     description = "A plugin that claims the github slug."
     docs_url = "https://example.com/"
     actions = [ActionSpec("test_connection", "Nothing.")]
+
+
+class Crashing(Connector):
+    """Loads fine, then fails while it runs: a fault in this package, not in synthral."""
+
+    slug = "crashing"
+    name = "Crashing"
+    category = "Development & Code"
+    description = "A plugin with a bug in execute() and preview()."
+    docs_url = "https://example.com/"
+    actions = [ActionSpec("test_connection", "Raises KeyError.")]
+
+    def execute(self, call):
+        return {}["oops"]
+
+    def preview(self, call):
+        return {"not": "a PreparedRequest"}
