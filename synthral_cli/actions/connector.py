@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..basics.errors import AuthError, NetworkError, ProviderError, UsageError
@@ -57,19 +56,35 @@ _PY_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", boo
                              dict: "object"}
 
 
-@dataclass
 class Param:
     """One parameter of an action: the manifest's parameter schema (always ``in: body``).
     ``type`` is a schema name (string, integer, number, boolean, array, object, file) or one of
-    the Python types str, int, float, bool, list, dict."""
+    the Python types str, int, float, bool, list, dict; a ``secret`` value is masked in
+    ``--dry-run`` and ``--debug`` output."""
 
-    name: str
-    type: Any = "string"
-    required: bool = False
-    default: Any = None
-    description: str = ""
-    enum: list[Any] | None = None
-    secret: bool = False  # masked in --dry-run and --debug output
+    # Plain classes rather than dataclasses: this module is imported by every ``invoke``.
+    __slots__ = ("name", "type", "required", "default", "description", "enum", "secret")
+
+    def __init__(
+        self,
+        name: str,
+        type: Any = "string",  # noqa: A002 - the manifest's field name
+        required: bool = False,
+        default: Any = None,
+        description: str = "",
+        enum: list[Any] | None = None,
+        secret: bool = False,
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.required = required
+        self.default = default
+        self.description = description
+        self.enum = enum
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return f"Param({self.name!r}, {self.type!r})"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "in": "body", "type": _PY_TYPES.get(self.type, self.type)}
@@ -86,15 +101,28 @@ class Param:
         return out
 
 
-@dataclass
 class ActionSpec:
-    """One action: its name, what it does, its parameters and (OAuth) the scopes it needs."""
+    """One action: its name, what it does, its parameters, the (OAuth) scopes it needs, and
+    whether it is safe to repeat."""
 
-    name: str
-    description: str
-    params: Sequence[Param] = ()
-    scopes: Sequence[str] = ()
-    idempotent: bool | None = None  # safe to retry; synthral's HTTP retries do not apply here
+    __slots__ = ("name", "description", "params", "scopes", "idempotent")
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        params: Sequence[Param] = (),
+        scopes: Sequence[str] = (),
+        idempotent: bool | None = None,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.params = params
+        self.scopes = scopes
+        self.idempotent = idempotent
+
+    def __repr__(self) -> str:
+        return f"ActionSpec({self.name!r})"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "description": self.description}
@@ -107,7 +135,10 @@ class ActionSpec:
         return out
 
 
-@dataclass
+def _no_refresh() -> Credential | None:
+    return None
+
+
 class Call:
     """One action to run: what ``execute`` and ``preview`` receive.
 
@@ -117,12 +148,24 @@ class Call:
     returns the new one (also set as ``credential``), or ``None`` when that is impossible.
     """
 
-    manifest: Manifest
-    action: Action
-    params: dict[str, Any]
-    credential: Credential | None
-    options: Options
-    refresh: Callable[[], Credential | None] = field(default=lambda: None, repr=False)
+    def __init__(
+        self,
+        manifest: Manifest,
+        action: Action,
+        params: dict[str, Any],
+        credential: Credential | None,
+        options: Options,
+        refresh: Callable[[], Credential | None] = _no_refresh,
+    ) -> None:
+        self.manifest = manifest
+        self.action = action
+        self.params = params
+        self.credential = credential
+        self.options = options
+        self.refresh = refresh
+
+    def __repr__(self) -> str:
+        return f"Call({self.manifest.slug!r}, {self.action.name!r})"
 
     @property
     def fields(self) -> dict[str, Any]:
