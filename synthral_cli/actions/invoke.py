@@ -114,13 +114,21 @@ def run(
         return run_via_proxy(sy, manifest, action, params, options)
     credential, note = _credential(sy, manifest, action, options)
     _check_scopes(manifest, action, credential, options.connection)
-    registry = sy.registry
-    connector = registry.connector(manifest.transport, manifest.slug)
     call = Call(manifest, action, params, credential, options)
     call.refresh = lambda: _refresh(sy, call)
-    entry = registry.entry(manifest.transport)
+    return _perform(sy, call, note)
+
+
+def _perform(sy: Synthral, call: Call, note: str | None = None) -> Outcome | PreparedRequest:
+    """Hand ``call`` to the connector registered for the manifest's transport: ``preview`` for
+    a dry run, ``execute`` otherwise. A plugin's unexpected exception is reported as a fault of
+    its package (``registry.failure``), never as a crash of synthral."""
+    registry = sy.registry
+    transport = call.manifest.transport
+    connector = registry.connector(transport, call.manifest.slug)
+    entry = registry.entry(transport)
     try:
-        if options.dry_run:
+        if call.options.dry_run:
             req = connector.preview(call)
             if not isinstance(req, PreparedRequest):
                 raise TypeError(f"preview() returned {type(req).__name__}, not a PreparedRequest")
@@ -274,14 +282,7 @@ def test_credential(
         scopes=None,
         source="given",
     )
-    if manifest.transport in {"smtp", "postgresql"}:
-        from .dispatch import dispatch
-
-        out = dispatch(manifest, action, params, credential, opts)
-    else:
-        from .deliver import deliver
-
-        out = deliver(sy, Invocation(manifest, action, params, credential, opts))
+    out = _perform(sy, Call(manifest, action, params, credential, opts))  # nothing stored to refresh
     assert isinstance(out, Outcome)  # noqa: S101 - not a dry run
     return out
 
