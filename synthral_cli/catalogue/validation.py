@@ -107,7 +107,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
         probe = _PLACEHOLDER.sub("x", url)
         # A URL that starts with a variable (Salesforce's instance_url from the token response)
         # is checked when it is rendered, by render_url.
-        if not url.startswith("{") and not _is_safe_url(probe):
+        if not _PLACEHOLDER.match(url) and not _is_safe_url(probe):
             problems.append(f"{where}: must be an https:// URL (plain http only for loopback)")
 
     if transport == "http":
