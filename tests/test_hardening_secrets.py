@@ -155,8 +155,9 @@ def test_no_secret_leaks_anywhere(provider, httpbin, tmp_path, monkeypatch):
     run("invoke", "binbearer", "bearer", "--dry-run")
     run("invoke", "binkey", "headers", "--json", echo=True)
     run("invoke", "binkey", "headers", "--dry-run", "--json")
-    run("invoke", "binbasic", "check", "-p", "u=ann", "-p", f"p={PASSWORD}", "--json")
-    run("invoke", "binbasic", "check", "-p", "u=ann", "-p", f"p={PASSWORD}", "--dry-run")
+    # a secret parameter never goes on the command line (issue 14): an env var, or stdin
+    run("invoke", "binbasic", "check", "-p", "u=ann", "--json", extra={"SYNTHRAL_BINBASIC_P": PASSWORD})
+    run("invoke", "binbasic", "check", "-p", "u=ann", "--secret-stdin", "p", "--dry-run", input=PASSWORD + "\n")
     run("request", "binbasic", "GET", f"/basic-auth/ann/{PASSWORD}x", expect=3)  # refused: traceback
     run("invoke", "binbearer", "status", expect=3)  # 401 with --debug: traceback + HTTP log
     run("test", "binkey", echo=True)  # test_connection is httpbin /get, which echoes the headers

@@ -190,7 +190,9 @@ def test_value_from_file(cli, acme, tmp_path):
     assert "Cannot read" in r.stderr and "missing.txt" in r.stderr
 
 
-def test_form_body_stripe_style(cli, acme):
+def test_form_body_stripe_style(cli, acme, monkeypatch):
+    # a secret parameter comes from SYNTHRAL_<SLUG>_<NAME>, never -p (issue 14)
+    monkeypatch.setenv("SYNTHRAL_ACME_SECRET_CODE", "hunter22")
     req = dry(
         cli,
         "form",
@@ -202,8 +204,6 @@ def test_form_body_stripe_style(cli, acme):
         'items=[{"price": "p_1", "quantity": 2}]',
         "-p",
         "expand=customer,invoice",
-        "-p",
-        "secret_code=hunter22",
     )
     assert req["body"] == (
         "email=a%40b.c&metadata[userId]=1&metadata[plan]=pro&items[0][price]=p_1"

@@ -113,7 +113,9 @@ def test_sigv4_missing_field_exits_3(cli, aws):
 )
 def test_http_connector_against_httpbin(cli, httpbin, monkeypatch, config, secrets, expect):
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
-    put_connection("http", method="custom", config=config, secrets=secrets)
+    # the credential goes only to the host given at authorization (issue 14)
+    host = httpbin.url.split("://", 1)[1]
+    put_connection("http", method="custom", config={**config, "host": host}, secrets=secrets)
     r = cli(
         "invoke",
         "http",

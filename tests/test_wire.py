@@ -239,15 +239,15 @@ def test_discord_send_message(cli):
     }
 
 
-def test_discord_send_webhook_sends_no_credentials_and_masks_the_token(cli):
+def test_discord_send_webhook_sends_no_credentials_and_masks_the_token(cli, monkeypatch):
+    # the webhook token is a secret parameter: from SYNTHRAL_DISCORD_WEBHOOK_TOKEN, never -p (issue 14)
+    monkeypatch.setenv("SYNTHRAL_DISCORD_WEBHOOK_TOKEN", "whk-secret-77")
     assert wire(
         cli,
         "discord",
         "send_webhook",
         "-p",
         "webhook_id=1200",
-        "-p",
-        "webhook_token=whk-secret-77",
         "-p",
         "content=hi",
         "-p",

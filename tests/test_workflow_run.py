@@ -72,8 +72,17 @@ def providers_at(folder: Path, url: str, monkeypatch) -> None:
         doc["base_url"] = url
         (folder / f"{slug}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
-    monkeypatch.setenv("SYNTHRAL_STRIPE_TOKEN", "sk_test_stripe_flow_secret_1")
-    monkeypatch.setenv("SYNTHRAL_SLACK_TOKEN", "xoxb-slack-flow-secret-2")
+    # Authorized against these manifests, so bound to the local server (issue 14: an env token
+    # would be bound to the bundled manifests' origins, never to a user manifest's).
+    import os
+
+    from synthral_cli.api import Synthral
+    from synthral_cli.auth.authorize import store_static
+
+    sy = Synthral(env=dict(os.environ))
+    store_static(sy, sy.connector("stripe"), secrets={"api_key": "sk_test_stripe_flow_secret_1"})
+    store_static(sy, sy.connector("slack"), secrets={"access_token": "xoxb-slack-flow-secret-2"})
+    sy.store.close()
 
 
 def localized(example: str, tmp_path: Path, api_url: str) -> Path:

@@ -12,7 +12,7 @@ from .connector import Call, Connector
 
 if TYPE_CHECKING:
     from ..wire.prepare import Invocation
-    from ..wire.request import PreparedRequest
+    from ..wire.request import Options, PreparedRequest
 
 
 class HttpConnector(Connector):
@@ -43,6 +43,13 @@ class _Operations(Connector):
     def _op(self, call: Call) -> tuple[str, dict[str, Any]]:
         return str(call.action.raw.get("transport_op") or call.action.name), call.fields
 
+    def _options(self, call: Call) -> Options:
+        """The call's options with the credential's binding: the server is checked against it
+        before the login or the password is sent."""
+        import dataclasses
+
+        return dataclasses.replace(call.options, binding=None if call.options.dry_run else call.binding)
+
     def preview(self, call: Call) -> PreparedRequest:
         out = self._run(call)
         assert not isinstance(out, Outcome)  # noqa: S101 - options.dry_run is set
@@ -62,7 +69,7 @@ class SmtpConnector(_Operations):
         from ..wire import smtp
 
         op, fields = self._op(call)
-        return smtp.run(call.manifest, op, call.params, fields, call.options)
+        return smtp.run(call.manifest, op, call.params, fields, self._options(call))
 
 
 class PostgresqlConnector(_Operations):
@@ -73,4 +80,4 @@ class PostgresqlConnector(_Operations):
         from ..wire import postgresql
 
         op, fields = self._op(call)
-        return postgresql.run(call.manifest, op, call.params, fields, call.options)
+        return postgresql.run(call.manifest, op, call.params, fields, self._options(call))

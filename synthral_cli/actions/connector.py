@@ -35,6 +35,7 @@ from ..wire.response import Outcome
 if TYPE_CHECKING:
     import httpx
 
+    from ..auth.binding import Binding
     from ..auth.credential import Credential
     from ..catalogue.manifest import Action, Manifest
 
@@ -176,6 +177,16 @@ class Call:
     def secrets(self) -> list[str]:
         """The secret values among ``fields`` (what a preview must mask)."""
         return secret_values(self.manifest, self.fields)
+
+    @property
+    def binding(self) -> Binding | None:
+        """Where the credential may be sent (``auth/binding.py``): ``binding.check(url)`` before
+        sending it anywhere; ``None`` without a credential."""
+        if self.credential is None or self.credential.source == "placeholder":
+            return None
+        from ..auth.binding import credential_binding
+
+        return credential_binding(self.manifest, self.credential)
 
     @contextmanager
     def http_client(self) -> Iterator[httpx.Client]:

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from ..wire.http import _client, get_path, interpret, send_once
 from ..wire.prepare import Invocation
@@ -77,8 +77,11 @@ def _paginate(
     refresh: Refresh | None, client: httpx.Client, inv: Invocation, resp: httpx.Response, first: Outcome
 ) -> Outcome:
     """Follow link / next_url / cursor / page / offset pagination up to ``max_pages``; merge
-    the items. A next page on another origin than the base URL is never fetched (credentials
-    stay with the provider)."""
+    the items. A next page (a Link or a ``next_url``) is judged against the connector's API
+    origin (its base URL with the connection's settings), never against where a redirect
+    ended up: on another origin it is not fetched (credentials stay with the provider)."""
+    from ..auth.binding import origin
+
     spec = _spec(inv)
     kind = spec.get("type", "none")
     if kind == "none":
@@ -94,9 +97,12 @@ def _paginate(
     limit_param = spec.get("limit_param")
     size = inv.params.get(limit_param) if limit_param else None
     size = int(size or spec.get("page_size") or 0)
-    origin = urlsplit(str(resp.request.url))
     base = inv.base_url()
-    base_origin = urlsplit(base)
+    api_origin = origin(base)
+
+    def on_api(url: str) -> str | None:
+        """``url`` if it is on the API origin (the binding is checked again when it is sent)."""
+        return url if api_origin and origin(url) == api_origin else None
     while True:
         prepare: dict[str, Any] = {}
         has_more = get_path(body, spec["has_more_path"]) if spec.get("has_more_path") else None
@@ -109,25 +115,21 @@ def _paginate(
             if not isinstance(nxt, str) or not nxt.strip() or (pages > 1 and not page_items):
                 more = False  # no next URL, or an empty page (Mailgun's events always link on)
             else:
-                target = urlsplit(urljoin(base + "/", nxt.strip()))
-                same = (target.scheme.lower(), target.netloc.lower()) == (
-                    base_origin.scheme.lower(),
-                    base_origin.netloc.lower(),
-                )
-                if not same:
+                target = on_api(urljoin(base + "/", nxt.strip()))
+                if target is None:
                     more = False  # never carry credentials to another host
                 else:
-                    prepare["url"] = target.geturl()
+                    prepare["url"] = target
         elif kind == "link":
             nxt = resp.links.get("next", {}).get("url")
             if not nxt:
                 more = False
             else:
-                nxt_parts = urlsplit(str(resp.request.url.join(nxt)))
-                if (nxt_parts.scheme, nxt_parts.netloc) != (origin.scheme, origin.netloc):
+                target = on_api(str(resp.request.url.join(nxt)))
+                if target is None:
                     more = False  # never carry credentials to another host
                 else:
-                    prepare["url"] = nxt_parts.geturl()
+                    prepare["url"] = target
         elif kind == "cursor":
             if spec.get("cursor_from_last_item"):
                 cursor = get_path(page_items[-1], spec["cursor_from_last_item"]) if page_items else None

@@ -99,11 +99,29 @@ def _credential(
     )
 
 
+def secret_params(sy: Synthral, manifest: Manifest, action: Action, params: dict[str, Any]) -> dict[str, Any]:
+    """``secret: true`` parameters not given are read from ``SYNTHRAL_<SLUG>_<NAME>``; every
+    secret value is registered for redaction (``--debug`` URLs included)."""
+    from ..basics.settings import secret_param_var
+
+    out = dict(params)
+    for p in action.parameters:
+        if not p.secret:
+            continue
+        if out.get(p.name) in (None, ""):
+            value = sy.settings.env.get(secret_param_var(manifest.slug, p.name))
+            if value:
+                out[p.name] = value
+        if isinstance(out.get(p.name), str):
+            redact.register(out[p.name])
+    return out
+
+
 def run(
     sy: Synthral, manifest: Manifest, action: Action, params: dict[str, Any], options: Options
 ) -> Outcome | PreparedRequest:
     """Check parameters and scopes, then preview (dry run) or send."""
-    params = check_params(action, params, manifest.slug)
+    params = check_params(action, secret_params(sy, manifest, action, params), manifest.slug)
     if options.ca_bundle is None:
         options.ca_bundle = sy.settings.ca_bundle
     if options.allow_insecure is None:

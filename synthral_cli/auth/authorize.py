@@ -16,7 +16,8 @@ from ..basics import redact
 from ..basics.errors import UsageError
 from ..catalogue.manifest import Manifest
 from . import codeflow, device, grants
-from .credentials import _nango, _with_tokens, app_credentials
+from .binding import Binding, bound_origins, connection_origins
+from .credentials import _nango, _with_tokens, app_binding, app_credentials
 from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 
 if TYPE_CHECKING:
@@ -125,8 +126,14 @@ def authorize_oauth(
         )
     grant = "client_credentials" if chosen == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)
+    binding = app_binding(sy, manifest, app, config, connection)
+    for key in ("token_url", "device_authorization_url" if chosen == "device" else ""):
+        if key and manifest.auth.get(key):  # say it now, before the browser opens
+            binding.check(grants.endpoint(manifest, key, config))
     if chosen == "client_credentials":
-        tokens = grants.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=ca)
+        tokens = grants.client_credentials(
+            manifest, app, scopes=wanted, config=config, ca_bundle=ca, binding=binding
+        )
     elif chosen == "device":
         tokens = device.device_flow(
             manifest,
@@ -137,6 +144,7 @@ def authorize_oauth(
             timeout=timeout,
             open_browser=open_browser,
             ca_bundle=ca,
+            binding=binding,
         )
     else:
         tokens = codeflow.authorization_code_flow(
@@ -149,6 +157,7 @@ def authorize_oauth(
             timeout=timeout,
             open_browser=open_browser,
             ca_bundle=ca,
+            binding=binding,
         )
     return store_tokens(sy, manifest, tokens, app, connection=connection, method=chosen, config=config, fields=fields)
 
@@ -182,6 +191,7 @@ def store_tokens(
     conn.metadata["client_id"] = app.client_id
     if tokens.refresh_token is None:
         conn.secrets.pop("refresh_token", None)
+    conn.origins = connection_origins(manifest, {**conn.config, **conn.secrets})
     return _replace_stored(sy, conn)
 
 
@@ -304,7 +314,34 @@ def store_static(
         secrets=secrets,
         metadata={"provided": "with-token"} if kind == "oauth2" else {},
     )
+    conn.origins = connection_origins(manifest, {**conn.config, **conn.secrets})
     return _replace_stored(sy, conn)
+
+
+def bind_imported(manifest: Manifest, conn: Connection) -> Connection:
+    """A connection from an export bundle, checked like a new authorization before it is stored:
+    its settings against the manifest's patterns (exit 2), its origins computed again from them
+    here, and kept only where they agree with the origins it was exported with (if recorded)."""
+    import dataclasses
+
+    from ..catalogue.manifest import check_config_value
+
+    if conn.slug != manifest.slug:  # pragma: no cover - the caller looks the manifest up by slug
+        raise UsageError(f"The bundle is for {conn.slug}, not {manifest.slug}.", None)
+    for name, value in conn.config.items():
+        if name in manifest.connection_config and value not in (None, ""):
+            try:
+                check_config_value(manifest, name, str(value))
+            except UsageError as exc:
+                raise UsageError(
+                    f"The bundle's {conn.slug} setting is refused: {exc.message}",
+                    "Export the connection again from a correct one, or authorize here: "
+                    f"synthral authorize {conn.slug}",
+                ) from None
+    origins = connection_origins(manifest, {**conn.config, **conn.secrets})
+    if conn.origins:
+        origins = [o for o in origins if o in conn.origins]
+    return dataclasses.replace(conn, origins=origins)
 
 
 def revoke_connection(sy: Synthral, manifest: Manifest, conn: Connection) -> bool:
@@ -321,8 +358,15 @@ def revoke_connection(sy: Synthral, manifest: Manifest, conn: Connection) -> boo
     hint = "refresh_token" if conn.secrets.get("refresh_token") else "access_token"
     grant = "client_credentials" if conn.method == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)
+    binding = Binding.of(conn.slug, conn.name, bound_origins(sy, manifest, conn), what=hint.replace("_", " "))
     grants.revoke(
-        manifest, app, token, token_type_hint=hint, config=conn.config, ca_bundle=sy.settings.ca_bundle
+        manifest,
+        app,
+        token,
+        token_type_hint=hint,
+        config=conn.config,
+        ca_bundle=sy.settings.ca_bundle,
+        binding=binding,
     )
     return True
 

@@ -23,6 +23,7 @@ from .interaction import DEFAULT_TIMEOUT, Interaction
 from .tokens import TokenSet, parse_token
 
 if TYPE_CHECKING:  # the loopback server (and http.server) load only when a browser flow runs
+    from .binding import Binding
     from .loopback import CallbackServer
 
 
@@ -75,13 +76,14 @@ def exchange_code(
     scopes: list[str],
     config: Mapping[str, Any],
     ca_bundle: str | None = None,
+    binding: Binding | None = None,
 ) -> TokenSet:
     redact.register(code)
     params: dict[str, Any] = dict(manifest.auth.get("token_params", {}))
     if request.code_verifier:
         params["code_verifier"] = request.code_verifier
     url = endpoint(manifest, "token_url", config)
-    with oauth_client(manifest, app, ca_bundle=ca_bundle) as client:
+    with oauth_client(manifest, app, ca_bundle=ca_bundle, binding=binding) as client:
         token = token_call(
             manifest,
             "authorization code",
@@ -130,6 +132,7 @@ def authorization_code_flow(
     timeout: float = DEFAULT_TIMEOUT,
     open_browser: bool = True,
     ca_bundle: str | None = None,
+    binding: Binding | None = None,
 ) -> TokenSet:
     """Run the whole code flow: loopback server, browser (or paste), code exchange."""
     from .loopback import CallbackServer
@@ -178,5 +181,5 @@ def authorization_code_flow(
         )
     assert result.code is not None  # noqa: S101 - the server only accepts a code or an error
     return exchange_code(
-        manifest, app, request, result.code, scopes=scopes, config=config, ca_bundle=ca_bundle
+        manifest, app, request, result.code, scopes=scopes, config=config, ca_bundle=ca_bundle, binding=binding
     )

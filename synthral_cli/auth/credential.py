@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,7 +16,9 @@ class Credential:
     secrets: dict[str, str]  # access_token | api_key | token | username/password | custom fields
     config: dict[str, Any]  # connection config (base_url variables)
     scopes: list[str] | None  # None = unknown (env override): skip the scope check
-    source: str  # store | environment | nango
+    source: str  # store | environment | nango | placeholder
+    # the origins this credential may be sent to (``binding.credential_binding`` checks them)
+    origins: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (

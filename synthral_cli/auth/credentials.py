@@ -25,6 +25,7 @@ from ..basics.errors import AuthError, UsageError
 from ..basics.settings import client_id_var, client_secret_var, token_var
 from ..catalogue.manifest import Manifest
 from . import grants
+from .binding import Binding, bound_origins, bundled_manifest, default_origins, endpoint_origins
 from .credential import Credential
 from .tokens import TokenSet
 
@@ -88,6 +89,36 @@ def app_credentials(
     return grants.ClientApp(client_id, secret, source)
 
 
+def app_binding(
+    sy: Synthral, manifest: Manifest, app: grants.ClientApp, config: dict[str, Any], connection: str = "default"
+) -> Binding:
+    """Where the OAuth app's client secret may go while authorizing: the manifest's token (and
+    device) endpoints. An app stored with ``synthral configure`` goes only where the bundled
+    manifest of the slug, or a stored connection of it, vouches for: a user manifest that moves
+    the token endpoint elsewhere does not receive it."""
+    active = endpoint_origins(manifest, config)
+    slug = manifest.slug
+    bundled = None if manifest.bundled or app.source != "store" or not app.client_secret else (
+        bundled_manifest(sy, slug)
+    )
+    if bundled is None:
+        return Binding.of(slug, connection, active, what="OAuth client secret")
+    vouched = endpoint_origins(bundled, config)
+    for conn in sy.store.list():
+        if conn.slug == slug:
+            vouched += conn.origins
+    return Binding(
+        slug,
+        connection,
+        tuple(dict.fromkeys(vouched)),
+        what="OAuth client secret",
+        reason=f"the app stored with `synthral configure {slug}` goes only to "
+        + (", ".join(dict.fromkeys(vouched)) or "its bundled endpoints")
+        + f", and the user manifest {manifest.source} moves the token endpoint",
+        rebind=f"Remove that manifest, or give its app as {client_id_var(slug)} and {client_secret_var(slug)}.",
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Resolving
 
@@ -117,27 +148,41 @@ def shadows_stored(sy: Synthral, slug: str, name: str = "default") -> bool:
         return False
 
 
+def _env_secret_key(manifest: Manifest) -> str | None:
+    """The secret an env token stands for; a custom connector with one secret field takes it
+    (``SYNTHRAL_TELEGRAM_TOKEN`` is the bot token)."""
+    if manifest.auth_type == "custom" and manifest.transport == "http":
+        secret = [f["name"] for f in manifest.auth.get("fields", []) if f.get("secret", True)]
+        return secret[0] if len(secret) == 1 else None
+    return _ENV_SECRET_KEY.get(manifest.auth_type)
+
+
 def _from_environment(sy: Synthral, manifest: Manifest, name: str, value: str) -> Credential:
     redact.register(value)
-    key = _ENV_SECRET_KEY.get(manifest.auth_type)
+    key = _env_secret_key(manifest)
     if key is None:
         raise UsageError(
-            f"{token_var(manifest.slug)} only works for OAuth, bearer and API-key connectors; "
+            f"{token_var(manifest.slug)} only works for OAuth, bearer, API-key and one-secret connectors; "
             f"{manifest.slug} uses {manifest.auth_type} credentials.",
             f"Unset it and run: {_authorize_cmd(manifest.slug, name)} --with-token",
         )
+    config = _stored_config(sy, manifest.slug, name)
     return Credential(
         slug=manifest.slug,
         connection=name,
         kind=manifest.auth_type,
         secrets={key: value},
-        config=_stored_config(sy, manifest.slug, name),
+        config=config,
         scopes=None,
         source="environment",
+        origins=default_origins(sy, manifest, config),  # the bundled manifest's, never a shadow's
     )
 
 
-def _to_credential(manifest: Manifest, conn: Connection, source: str = "store") -> Credential:
+def _to_credential(
+    manifest: Manifest, conn: Connection, source: str = "store", *, sy: Synthral | None = None
+) -> Credential:
+    """``sy`` fills in the origins of a connection stored before binding (see ``bound_origins``)."""
     kind = manifest.auth_type
     return Credential(
         slug=conn.slug,
@@ -147,6 +192,7 @@ def _to_credential(manifest: Manifest, conn: Connection, source: str = "store") 
         config=dict(conn.config),
         scopes=list(conn.scopes) if kind == "oauth2" else None,
         source=source,
+        origins=bound_origins(sy, manifest, conn) if sy is not None else list(conn.origins),
     )
 
 
@@ -193,7 +239,7 @@ def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Cr
         sy.store.touch(slug, connection)
     except Exception:  # noqa: BLE001, S110 - last_used_at is a courtesy, never a failure
         pass
-    return _to_credential(manifest, conn)
+    return _to_credential(manifest, conn, sy=sy)
 
 
 def refresh_after_401(sy: Synthral, manifest: Manifest, credential: Credential) -> Credential | None:
@@ -210,7 +256,7 @@ def refresh_after_401(sy: Synthral, manifest: Manifest, credential: Credential) 
     fresh = refresh_connection(sy, manifest, credential.connection, force=True, stale_access_token=stale)
     if fresh.secrets.get("access_token") == stale:
         return None
-    return _to_credential(manifest, fresh)
+    return _to_credential(manifest, fresh, sy=sy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,11 +268,15 @@ def renewable(manifest: Manifest, conn: Connection) -> bool:
 
 
 def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> TokenSet:
+    """A new token from the token endpoint, which must be one the connection is bound to (the
+    request carries the refresh token and the app's client secret)."""
     ca = sy.settings.ca_bundle
+    origins = bound_origins(sy, manifest, conn)
     if conn.method == "client_credentials" and not conn.secrets.get("refresh_token"):
         app = app_credentials(sy, manifest, grant="client_credentials")
+        binding = Binding.of(conn.slug, conn.name, origins, what="OAuth client secret")
         return grants.client_credentials(
-            manifest, app, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
+            manifest, app, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca, binding=binding
         )
     refresh_token = conn.secrets.get("refresh_token")
     if not refresh_token:
@@ -235,8 +285,9 @@ def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> TokenSet:
             f"Run `{_authorize_cmd(conn.slug, conn.name)}`.",
         )
     app = app_credentials(sy, manifest)
+    binding = Binding.of(conn.slug, conn.name, origins, what="refresh token")
     return grants.refresh(
-        manifest, app, refresh_token, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca
+        manifest, app, refresh_token, scopes=list(conn.scopes), config=conn.config, ca_bundle=ca, binding=binding
     )
 
 
@@ -292,6 +343,8 @@ def refresh_connection(
         except grants.InvalidGrant as exc:
             refused = (exc, conn.version)
         else:
+            if not conn.origins:  # stored before binding: record what it was checked against
+                conn = dataclasses.replace(conn, origins=bound_origins(sy, manifest, conn))
             return store.put(_with_tokens(conn, tokens))
     error, version = refused
     store.mark_needs_reauth(slug, connection, if_version=version)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..basics import redact, tls
@@ -30,6 +30,9 @@ from .grants import (
 )
 from .interaction import DEFAULT_TIMEOUT, Interaction
 from .tokens import TokenSet, parse_token, seconds
+
+if TYPE_CHECKING:
+    from .binding import Binding
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_INTERVAL = 60.0
@@ -63,6 +66,7 @@ def device_flow(
     ca_bundle: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    binding: Binding | None = None,
 ) -> TokenSet:
     import httpx
 
@@ -81,7 +85,8 @@ def device_flow(
         data["client_secret"] = app.client_secret
     url = endpoint(manifest, "device_authorization_url", config)
     try:
-        with httpx.Client(timeout=HTTP_TIMEOUT, verify=tls.verify(ca_bundle)) as http:
+        hooks = {"request": [binding.hook]} if binding is not None else None
+        with httpx.Client(timeout=HTTP_TIMEOUT, verify=tls.verify(ca_bundle), event_hooks=hooks) as http:
             resp = http.post(url, data=data, auth=auth, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise NetworkError(
@@ -121,7 +126,7 @@ def device_flow(
     token_url = endpoint(manifest, "token_url", config)
     oauth_errors = oauth_error_classes()
     with interaction.waiting(f"Waiting for the approval of {manifest.name}..."):
-        with oauth_client(manifest, app, ca_bundle=ca_bundle) as client:
+        with oauth_client(manifest, app, ca_bundle=ca_bundle, binding=binding) as client:
             while True:
                 if clock() + interval > deadline:
                     raise AuthError(

@@ -16,13 +16,16 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..basics import tls
 from ..basics.errors import AuthError, NetworkError, ProviderError, UsageError
 from ..catalogue.manifest import Manifest, render_url
 from .tokens import TokenSet, parse_token, sane_lifetimes
+
+if TYPE_CHECKING:
+    from .binding import Binding
 
 HTTP_TIMEOUT = 30.0
 
@@ -91,9 +94,16 @@ def requested_scopes(manifest: Manifest, scopes: list[str] | None) -> list[str]:
 
 @contextmanager
 def oauth_client(
-    manifest: Manifest, app: ClientApp, *, ca_bundle: str | None = None, **kwargs: Any
+    manifest: Manifest,
+    app: ClientApp,
+    *,
+    ca_bundle: str | None = None,
+    binding: Binding | None = None,
+    **kwargs: Any,
 ) -> Iterator[Any]:
-    """An Authlib ``OAuth2Client`` authenticating as the manifest says."""
+    """An Authlib ``OAuth2Client`` authenticating as the manifest says; with ``binding``, every
+    request it sends is checked against it first (token, refresh and revocation calls carry
+    the client secret and the refresh token)."""
     method = auth_method(manifest)
     client = _client_class()(
         client_id=app.client_id,
@@ -106,6 +116,9 @@ def oauth_client(
     )
     for hook in ("access_token_response", "refresh_token_response"):
         client.register_compliance_hook(hook, _sane_token_response)
+    if binding is not None:
+        hooks = client.event_hooks
+        client.event_hooks = {"request": [*hooks["request"], binding.hook], "response": hooks["response"]}
     with client:
         yield client
 
@@ -193,12 +206,13 @@ def client_credentials(
     scopes: list[str],
     config: Mapping[str, Any],
     ca_bundle: str | None = None,
+    binding: Binding | None = None,
 ) -> TokenSet:
     params: dict[str, Any] = dict(manifest.auth.get("token_params", {}))
     if scopes:
         params[manifest.auth.get("scope_param", "scope")] = join_scopes(manifest, scopes)
     url = endpoint(manifest, "token_url", config)
-    with oauth_client(manifest, app, ca_bundle=ca_bundle) as client:
+    with oauth_client(manifest, app, ca_bundle=ca_bundle, binding=binding) as client:
         token = token_call(
             manifest,
             "client credentials",
@@ -215,12 +229,13 @@ def refresh(
     scopes: list[str],
     config: Mapping[str, Any],
     ca_bundle: str | None = None,
+    binding: Binding | None = None,
 ) -> TokenSet:
     """One refresh_token grant. ``InvalidGrant`` when the provider refuses the refresh token."""
     params: dict[str, Any] = dict(manifest.auth.get("refresh_params", {}))
     key = "refresh_url" if manifest.auth.get("refresh_url") else "token_url"
     url = endpoint(manifest, key, config)
-    with oauth_client(manifest, app, ca_bundle=ca_bundle) as client:
+    with oauth_client(manifest, app, ca_bundle=ca_bundle, binding=binding) as client:
         token = token_call(
             manifest,
             "token refresh",
@@ -241,10 +256,11 @@ def revoke(
     token_type_hint: str | None = None,
     config: Mapping[str, Any] | None = None,
     ca_bundle: str | None = None,
+    binding: Binding | None = None,
 ) -> None:
     """RFC 7009: ask the provider to revoke ``token``. Raises ProviderError/NetworkError."""
     url = endpoint(manifest, "revocation_url", config or {})
-    with oauth_client(manifest, app, ca_bundle=ca_bundle) as client:
+    with oauth_client(manifest, app, ca_bundle=ca_bundle, binding=binding) as client:
         resp = token_call(
             manifest,
             "revocation",

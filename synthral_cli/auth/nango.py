@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..basics.errors import AuthError, ProviderError, SynthralError, UsageError
 from ..basics.insecure import refuse_cleartext_url
 from ..basics.settings import NANGO_SECRET_KEY, NANGO_URL, Settings, nango_integration_var
+from .binding import bound_origins, connection_origins
 from .nango_client import NangoClient, NangoCredential, import_credentials, parse_credentials
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ def authorize(
     raw = (full.get("credentials") or {}).get("raw") or {}
     granted = str(raw.get("scope") or "").replace(",", " ").split()
     previous = _stored_reference(sy.store, manifest.slug, connection)
+    settings = {**_ours(manifest, dict(full.get("connection_config") or {})), **config}
     stored = sy.store.put(
         Connection(
             slug=manifest.slug,
@@ -170,6 +172,7 @@ def authorize(
             config=config,
             secrets={},
             metadata={"nango_connection_id": conn_id, "provider_config_key": key},
+            origins=connection_origins(manifest, _checked(manifest, settings)),
         )
     )
     if previous is not None and previous != (conn_id, key):
@@ -193,6 +196,16 @@ def _stored_reference(store: Store, slug: str, name: str) -> tuple[str, str] | N
 
 # ---------------------------------------------------------------------------------------------
 # Using Nango's tokens
+
+
+def _checked(manifest: Manifest, config: dict[str, Any]) -> dict[str, Any]:
+    """Settings that came from Nango, checked against the manifest's patterns like any other."""
+    from ..catalogue.manifest import check_config_value
+
+    for name, value in config.items():
+        if name in manifest.connection_config and isinstance(value, str):
+            check_config_value(manifest, name, value)
+    return config
 
 
 def _credential(
@@ -224,6 +237,7 @@ def _credential(
         config={**_ours(manifest, got.config), **conn.config},
         scopes=list(conn.scopes) if kind == "oauth2" and conn.scopes else None,
         source=source,
+        origins=list(conn.origins),
     )
 
 
@@ -232,6 +246,7 @@ def credential(sy: Synthral, manifest: Manifest, conn: Connection) -> Credential
     conn_id, key = reference(conn)
     full = client(sy.settings).get_connection(conn_id, key, reconnect=_reconnect(conn.slug, conn.name))
     cred = _credential(manifest, conn, parse_credentials(full))
+    cred.origins = bound_origins(sy, manifest, conn)
     try:
         sy.store.touch(conn.slug, conn.name)
     except Exception:  # noqa: BLE001, S110 - last_used_at is a courtesy, never a failure
@@ -256,6 +271,7 @@ def refresh_after_401(sy: Synthral, manifest: Manifest, credential: Credential) 
     fresh = _credential(manifest, conn, refresh(sy, manifest, conn))
     if fresh.secrets == credential.secrets:
         return None
+    fresh.origins = bound_origins(sy, manifest, conn)
     return fresh
 
 

@@ -23,11 +23,15 @@ _SHAPES = re.compile(
 
 
 def register(*values: object) -> None:
-    """Remember secrets (ignores empty and very short values, which would mask ordinary text)."""
+    """Remember secrets (ignores empty and very short values, which would mask ordinary text),
+    with their URL-encoded forms: a token in a URL path or query is logged encoded
+    (``123:AA`` as ``123%3AAA``) by ``--debug``."""
     global _pattern
+    from urllib.parse import quote, quote_plus
+
     for v in values:
         if isinstance(v, str) and len(v) >= 4 and v not in _secrets:
-            _secrets.add(v)
+            _secrets.update({v, quote(v, safe=""), quote(v, safe="/"), quote_plus(v)})
             _pattern = None
 
 

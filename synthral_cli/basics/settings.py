@@ -49,6 +49,11 @@ def token_var(slug: str) -> str:
     return slug_env_prefix(slug) + "_TOKEN"
 
 
+def secret_param_var(slug: str, name: str) -> str:
+    """Where a ``secret: true`` parameter is read from: ``SYNTHRAL_DISCORD_WEBHOOK_TOKEN``."""
+    return slug_env_prefix(slug) + "_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
 def nango_integration_var(slug: str) -> str:
     """Overrides the manifest's ``nango.provider_key`` (the integration's unique key in Nango)."""
     return slug_env_prefix(slug) + "_NANGO_INTEGRATION"

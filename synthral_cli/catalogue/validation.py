@@ -130,6 +130,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     if auth["type"] == "custom" and not auth.get("fields"):
         problems.append("auth.fields: custom auth must name the credential fields it asks for")
     field_names = {f["name"] for f in auth.get("fields", [])}
+    path_injections = {i["name"] for i in auth.get("inject", []) if i.get("in") == "path"}
     for i, inj in enumerate(auth.get("inject", [])):
         for var in _PLACEHOLDER.findall(inj["value"]):
             if var not in field_names | config_vars | _default_fields(auth["type"]):
@@ -188,7 +189,8 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
                 check_url(f"{where}.base_url", action["base_url"])
             in_path = set(_PLACEHOLDER.findall(action.get("path", "")))
             declared = {p["name"] for p in params if p["in"] == "path"}
-            for var in sorted(in_path - declared):
+            injected = set() if action.get("auth") is False else path_injections
+            for var in sorted(in_path - declared - injected):
                 problems.append(f"{where}.path: {{{var}}} has no parameter with in: path")
             for var in sorted(declared - in_path):
                 problems.append(f"{where}.parameters[{var}]: in: path but the path has no {{{var}}}")

@@ -176,6 +176,9 @@ def import_(
 ) -> None:
     """Import a bundle made by `synthral connections export`, from stdin or an environment variable.
 
+    The connection's settings are checked against the connector's manifest and its credential is
+    bound to the origins they give, as when it is authorized here.
+
     Example: synthral connections import --from-env GITHUB_BUNDLE --passphrase-env BUNDLE_PASSPHRASE
     """
     from ..basics.errors import UsageError
@@ -196,8 +199,16 @@ def import_(
             bundle = sys.stdin.read()
         if not bundle.strip():
             raise UsageError("no bundle on stdin.", "Pipe the bundle in, or pass --from-env VAR.")
+    from ..auth.authorize import bind_imported
+
     phrase = _read_passphrase(rt.env, passphrase_env, confirm=False, stdin_free=bool(from_env))
     payload = open_bundle(bundle, phrase)
-    stored, app_stored = import_payload(rt.sy.store, payload, name=connection, replace_existing=replace)
+    stored, app_stored = import_payload(
+        rt.sy.store,
+        payload,
+        name=connection,
+        replace_existing=replace,
+        check=lambda conn: bind_imported(rt.catalogue.get(conn.slug), conn),  # settings, origins
+    )
     extra = " and its OAuth app" if app_stored else ""
     ui.err(f"Imported {stored.slug}/{stored.name}{extra}.")

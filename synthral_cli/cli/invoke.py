@@ -32,6 +32,12 @@ PROXY_OPTION = typer.Option(
     help="Send through Nango's proxy (a Nango connection; the token stays in Nango).",
 )
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the response body to this file.")
+SECRET_STDIN_OPTION = typer.Option(
+    None,
+    "--secret-stdin",
+    metavar="NAME",
+    help="Read the secret parameter NAME from the first line of stdin (secrets never go in -p).",
+)
 CA_OPTION = typer.Option(
     None,
     "--ca-bundle",
@@ -131,12 +137,55 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def _secret_params(
+    rt: Any, slug: str, act: Any, values: dict[str, Any], stdin_name: str | None, data: str | None
+) -> None:
+    """``secret: true`` parameters: ``--secret-stdin NAME``, else (for a required one that no
+    ``SYNTHRAL_<SLUG>_<NAME>`` variable gives) a hidden prompt on a terminal."""
+    from ..basics.errors import UsageError
+    from ..basics.redact import register
+    from ..basics.settings import secret_param_var
+
+    secret = {p.name: p for p in act.parameters if p.secret}
+    if stdin_name is not None:
+        if stdin_name not in secret:
+            raise UsageError(
+                f"{act.name} has no secret parameter {stdin_name!r}.",
+                f"Its secret parameters: {', '.join(secret) or 'none'}.",
+            )
+        if data == "-":
+            raise UsageError("--secret-stdin and --data - both want stdin.", "Pass --data @FILE instead.")
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise UsageError(f"--secret-stdin {stdin_name} read nothing.", f"Pipe the {stdin_name} in.")
+        register(value)
+        values[stdin_name] = value
+    for name, p in secret.items():
+        if name in values or not p.required or rt.env.get(secret_param_var(slug, name)):
+            continue
+        if _stdin_is_terminal():
+            import getpass
+
+            value = getpass.getpass(f"{p.description or name} [{name}]: ", stream=sys.stderr)
+            if value:
+                register(value)
+                values[name] = value
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def invoke(
     ctx: typer.Context,
     slug: str = SLUG,
     action: str = typer.Argument(..., help="Action name, e.g. send_message.", autocompletion=complete_action),
     params: list[str] = PARAM_OPTION,
     data: str = DATA_OPTION,
+    secret_stdin: str = SECRET_STDIN_OPTION,
     connection: str = CONNECTION_OPTION,
     dry_run: bool = DRY_RUN_OPTION,
     paginate: bool = PAGINATE_OPTION,
@@ -149,6 +198,9 @@ def invoke(
 ) -> None:
     """Run one action of a connector and print the provider's answer.
 
+    Secret parameters (e.g. a webhook token) never go in -p: they come from
+    SYNTHRAL_<SLUG>_<NAME>, --secret-stdin NAME or a hidden prompt.
+
     Example: synthral invoke slack send_message -p channel=C0123 -p text="deploy done" --json
     """
     from ..wire.params import parse_cli_params
@@ -157,6 +209,7 @@ def invoke(
     manifest = rt.catalogue.get(slug)
     act = manifest.action(action)
     values = parse_cli_params(act, params or [], data, slug=slug)
+    _secret_params(rt, slug, act, values, secret_stdin, data)
     opts = _options(connection, dry_run, paginate, retries, timeout, ca_bundle)
     opts.via_nango_proxy = via_nango_proxy
     _run(rt, f"{slug} {action}…", lambda: rt.sy.invoke(slug, action, values, options=opts), as_json, output)

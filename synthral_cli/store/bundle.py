@@ -15,6 +15,7 @@ import binascii
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..basics.errors import UsageError
@@ -124,6 +125,7 @@ def export_payload(store: Store, slug: str, name: str = "default") -> bytes:
             "config": conn.config,
             "secrets": conn.secrets,
             "metadata": conn.metadata,
+            "origins": conn.origins,
         },
         "app": None if app is None else {"client_id": app.client_id, "client_secret": app.client_secret},
     }
@@ -131,10 +133,16 @@ def export_payload(store: Store, slug: str, name: str = "default") -> bytes:
 
 
 def import_payload(
-    store: Store, payload: bytes, *, name: str | None = None, replace_existing: bool = False
+    store: Store,
+    payload: bytes,
+    *,
+    name: str | None = None,
+    replace_existing: bool = False,
+    check: Callable[[Connection], Connection] | None = None,
 ) -> tuple[Connection, bool]:
     """Store the connection of a bundle (as ``name`` if given); returns it and whether its OAuth app was
-    stored too (only when none is configured here)."""
+    stored too (only when none is configured here). ``check`` re-validates the connection (its
+    settings and origins, against the manifest) before anything is stored; it may raise."""
     from ..basics.redact import register
 
     try:
@@ -156,10 +164,13 @@ def import_payload(
             config=dict(c.get("config") or {}),
             secrets=secrets,
             metadata=dict(c.get("metadata") or {}),
+            origins=[str(o) for o in c.get("origins") or []],
         )
         app = data.get("app")
     except (ValueError, KeyError, TypeError, AttributeError):
         raise UsageError("the bundle's content is not a synthral connection.", "Export it again.") from None
+    if check is not None:
+        conn = check(conn)
     with store.locked():
         if store.get(conn.slug, conn.name) is not None and not replace_existing:
             raise UsageError(

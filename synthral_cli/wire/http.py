@@ -6,6 +6,13 @@ Retries: 429/502/503/504 and dropped connections are retried (exponential backof
 jitter, ``Retry-After`` honoured up to :data:`MAX_RETRY_AFTER` seconds) only when the action is
 idempotent; a connection that could not be opened at all is retried for every method, because
 nothing reached the server. A read timeout is never retried: the server may still be working.
+
+Redirects (``follow``): httpx follows none by itself. A request is followed to the same origin
+over https (or loopback http), at most :data:`MAX_REDIRECTS` times, with 301/302/303/307/308
+method and body rules; a request that carries anything secret (a bound credential, a secret
+parameter, any header beyond the plain ones) never follows a redirect to another origin or down
+to http: that answer is returned as it is, and nothing is re-sent. Each hop passes the request's
+``Binding`` first (``auth/binding.py``), through the client's request hook as well.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ if TYPE_CHECKING:
     import httpx
 
 RETRY_STATUSES = {429, 502, 503, 504}
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+MAX_REDIRECTS = 5
+PLAIN_HEADERS = {"user-agent", "accept", "accept-encoding", "accept-language", "content-type", "content-length"}
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
 DEFAULT_MESSAGE_PATHS = ["error.message", "error", "message", "errors.0.message", "error_description"]
@@ -87,9 +97,15 @@ def new_client(timeout: float, ca_bundle: str | None) -> httpx.Client:
     """The HTTP client every provider call goes through (one per call, or shared by a workflow)."""
     import httpx
 
+    from ..auth.binding import request_hook
     from ..basics import tls
 
-    return httpx.Client(timeout=timeout, verify=tls.verify(ca_bundle), follow_redirects=True)
+    return httpx.Client(
+        timeout=timeout,
+        verify=tls.verify(ca_bundle),
+        follow_redirects=False,  # follow() decides, per hop
+        event_hooks={"request": [request_hook]},
+    )
 
 
 def _client(inv: Invocation) -> httpx.Client:
@@ -111,9 +127,7 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
     for attempt in range(opts.retries + 1):
         last = attempt == opts.retries
         try:
-            resp = client.request(
-                req.method, req.url, headers=req.headers, content=req.content, timeout=timeout
-            )
+            resp = follow(client, req, timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if "certificate verify failed" in str(exc).lower():
                 raise NetworkError(
@@ -152,6 +166,65 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
             opts.on_wait(wait, f"{why}; retry {attempt + 1} of {opts.retries}")
         sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _carries_secrets(req: PreparedRequest) -> bool:
+    return (
+        req.binding is not None
+        or any(req.masked)
+        or any(k.lower() not in PLAIN_HEADERS for k, _ in req.headers)
+    )
+
+
+def follow(client: httpx.Client, req: PreparedRequest, timeout: float) -> httpx.Response:
+    """Send ``req`` and follow the redirects it may follow (see the module docstring)."""
+    from ..auth.binding import EXTENSION, origin
+    from ..basics.insecure import is_loopback
+
+    method, url, content, headers = req.method, req.url, req.content, list(req.headers)
+    secret = _carries_secrets(req)
+    extensions = {EXTENSION: req.binding} if req.binding is not None else {}
+    hops = 0
+    while True:
+        if req.binding is not None:
+            req.binding.check(url)  # nothing is sent to an origin the credential is not bound to
+        resp = client.request(
+            method, url, headers=headers, content=content, timeout=timeout, extensions=extensions
+        )
+        location = resp.headers.get("Location")
+        if resp.status_code not in REDIRECT_STATUSES or not location or hops >= MAX_REDIRECTS:
+            return resp
+        try:
+            target = resp.request.url.join(location.strip())
+        except Exception:  # noqa: BLE001 - an unusable Location: the caller gets the answer
+            return resp
+        same = origin(target) == origin(resp.request.url)
+        secure = target.scheme == "https" or (target.scheme == "http" and is_loopback(target.host))
+        if not secure or (secret and not same):
+            return resp  # credentials stay with their origin; the caller sees the redirect
+        if (resp.status_code == 303 and method != "HEAD") or (resp.status_code in {301, 302} and method == "POST"):
+            method, content = "GET", None
+            headers = [(k, v) for k, v in headers if k.lower() not in {"content-type", "content-length"}]
+        if not same and content is not None:
+            return resp  # a body is never re-sent to another origin
+        resp.close()
+        url, hops = str(target), hops + 1
+
+
+def redirect_note(resp: httpx.Response) -> str | None:
+    """Why a redirect answer was not followed, naming only the target's origin."""
+    from ..auth.binding import origin
+
+    location = resp.headers.get("Location")
+    if resp.status_code not in REDIRECT_STATUSES or not location:
+        return None
+    try:
+        target = origin(resp.request.url.join(location.strip())) or "an unusable URL"
+    except Exception:  # noqa: BLE001
+        target = "an unusable URL"
+    if target == origin(resp.request.url):
+        return f"redirected to {target} again after {MAX_REDIRECTS} redirects"
+    return f"redirected to {target}, where synthral does not follow with credentials"
 
 
 def _reason(exc: Exception) -> str:
@@ -267,7 +340,7 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
     if not failed:
         return Outcome(True, status, body, resp.content, ctype, binary, pages, headers=dict(resp.headers))
     result = body if not binary else None
-    message = error_message(inv, body) or resp.reason_phrase or "error"
+    message = redirect_note(resp) or error_message(inv, body) or resp.reason_phrase or "error"
     conn = inv.options.connection
     conn_flag = f" --connection {conn}" if conn != "default" else ""
     from_env = inv.credential is not None and inv.credential.source == "environment"
@@ -286,6 +359,8 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
             result=result,
         )
     hint = _HINTS.get(status)
+    if hint is None and redirect_note(resp):
+        hint = "Credentials go only to the connection's own origin; call that URL yourself if you trust it."
     if hint is None and status >= 500:
         hint = "The provider had a problem; try again later."
     raise ProviderError(

@@ -25,6 +25,26 @@ _JSON_TYPES = {
 }
 
 
+def secret_alternatives(slug: str, name: str) -> str:
+    """Where a ``secret: true`` parameter may come from instead of the command line."""
+    from ..basics.settings import secret_param_var
+
+    return (
+        f"Set {secret_param_var(slug, name)}, pipe it with --secret-stdin {name}, "
+        "or run on a terminal to be asked."
+    )
+
+
+def _no_secret_on_argv(action: Action, values: dict[str, Any], how: str, slug: str) -> None:
+    for p in action.parameters:
+        if p.secret and p.name in values:
+            raise UsageError(
+                f"{p.name} is a secret and may not be given with {how} "
+                "(the command line shows in ps and in shell history).",
+                secret_alternatives(slug, p.name),
+            )
+
+
 def _read_data(data: str, stdin: Any) -> dict[str, Any]:
     if data == "-":
         text, where = stdin.read(), "stdin"
@@ -58,6 +78,8 @@ def parse_cli_params(
     """``--data`` first, then each ``-p`` (which wins). Values are typed by :func:`check_params`;
     ``strict=False`` (``synthral request``) accepts any name."""
     values: dict[str, Any] = _read_data(data, stdin or sys.stdin) if data else {}
+    if data and data != "-" and not data.startswith("@"):
+        _no_secret_on_argv(action, values, "--data on the command line", slug)
     given: set[str] = set()  # names set by an earlier -p: an array parameter accumulates
     for pair in pairs:
         m = re.match(r"^([^=:]+)(:=|=)(.*)$", pair, re.S)
@@ -69,6 +91,8 @@ def parse_cli_params(
         param = action.parameter(key)
         if param is None and strict:
             raise _unknown(action, [key], slug)
+        if param is not None and param.secret:
+            _no_secret_on_argv(action, {key: None}, "-p", slug)
         value: Any
         if op == ":=":
             try:
@@ -219,8 +243,11 @@ def check_params(action: Action, values: dict[str, Any], slug: str = "SLUG") -> 
         elif p.required:
             missing.append(p.name)
     if missing:
+        secret = [m for m in missing if (action.parameter(m) or Parameter(m, "", "")).secret]
         raise UsageError(
             f"{action.name} needs {', '.join(missing)}.",
-            "Pass " + " ".join(f"-p {m}=..." for m in missing),
+            secret_alternatives(slug, secret[0])
+            if secret
+            else "Pass " + " ".join(f"-p {m}=..." for m in missing),
         )
     return out

@@ -135,6 +135,11 @@ def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> An
     psycopg = _psycopg(manifest)
     dsn, kwargs = _conninfo(manifest, fields)
     where = _where(dsn, kwargs)
+    if options.binding is not None:  # the password goes only to the server it was given for
+        from ..auth.binding import postgres_hosts
+
+        for host in postgres_hosts(fields):
+            options.binding.check_server("postgresql", host)
     kwargs = _with_tls(manifest, dsn, kwargs, options)
     try:
         return psycopg.connect(dsn, connect_timeout=max(1, int(options.timeout)), autocommit=False, **kwargs)

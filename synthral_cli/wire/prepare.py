@@ -128,12 +128,13 @@ class Invocation:
         headers: list[tuple[str, str]] = []
         query: list[tuple[str, str]] = []
         self._auth_sent = kind == "custom" and auth.get("scheme") == "aws_sigv4"
-        inject = list(auth.get("inject", []))
+        self._path_auth = {i["name"]: self._fill(i["value"]) for i in auth.get("inject", []) if i["in"] == "path"}
+        inject = [i for i in auth.get("inject", []) if i["in"] != "path"]
         # oauth2/bearer/basic: auth.inject adds to the default header unless it names that
         # header itself; for api_key and custom the injections are the whole credential.
         default_header = auth.get("token_header", "Authorization") if kind == "oauth2" else "Authorization"
         replaced = any(i["in"] == "header" and i["name"].lower() == default_header.lower() for i in inject)
-        if inject and (kind not in {"oauth2", "bearer", "basic"} or replaced):
+        if auth.get("inject") and (kind not in {"oauth2", "bearer", "basic"} or replaced):
             pass
         elif kind == "oauth2":
             prefix = auth.get("token_prefix", "Bearer ")
@@ -156,7 +157,7 @@ class Invocation:
         for inj in inject:
             value = self._fill(inj["value"])
             (headers if inj["in"] == "header" else query).append((inj["name"], value))
-        self._auth_sent = self._auth_sent or bool(headers or query)
+        self._auth_sent = self._auth_sent or bool(headers or query or self._path_auth)
         return headers, query
 
     def _basic(self, user: str, password: str) -> str:
@@ -169,6 +170,7 @@ class Invocation:
 
     _extra_masks: list[str]
     _auth_sent: bool = False
+    _path_auth: dict[str, str]
 
     def _http_generic(self) -> list[tuple[str, str]]:
         fields = self._fields()
@@ -202,6 +204,7 @@ class Invocation:
         """The request for these parameters (``overrides`` from pagination; ``url`` a next link)."""
         self._extra_masks = []
         self._auth_sent = False
+        self._path_auth = {}
         params = dict(self.params)
         extra_query: list[tuple[str, str]] = []
         extra_body: dict[str, Any] = {}
@@ -231,6 +234,12 @@ class Invocation:
             raise UsageError(
                 f"Refusing to send credentials over plain http to {parts.hostname}.", "Use an https:// URL."
             )
+        cred = self.credential
+        if self._auth_sent and cred is not None and cred.source != "placeholder":
+            from ..auth.binding import credential_binding
+
+            req.binding = credential_binding(self.manifest, cred)  # checked on the way out, each hop
+        redact.register(*req.masked)
         return req
 
     def _headers(self, extra: list[tuple[str, str]], user_ctype: str | None = None) -> list[tuple[str, str]]:
@@ -271,6 +280,8 @@ class Invocation:
             path = action.path
             for p in by_loc["path"]:
                 path = path.replace("{" + p.name + "}", _path_segment(params[p.name]))
+            for name, value in self._path_auth.items():  # a credential in the path (Telegram)
+                path = path.replace("{" + name + "}", _path_segment(value))
             if path and not path.startswith("/") and not path.startswith("?"):
                 path = "/" + path
             url = self.base_url() + path

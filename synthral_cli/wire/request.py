@@ -18,6 +18,7 @@ from ..basics.errors import UsageError
 from ..basics.version import __version__
 
 if TYPE_CHECKING:
+    from ..auth.binding import Binding
     from ..auth.credential import Credential
     from ..catalogue.manifest import Manifest
 
@@ -74,6 +75,7 @@ class Options:
     sleep: Callable[[float], None] | None = None
     via_nango_proxy: bool = False  # send through Nango's /proxy (issue 7; oauth/nango.py)
     client: Any = None  # an httpx.Client to reuse across calls (workflows); not closed here
+    binding: Binding | None = None  # SMTP/PostgreSQL: where the credential may go (set by dispatch)
 
 
 
@@ -90,6 +92,7 @@ class PreparedRequest:
     masked: list[str] = field(default_factory=list)
     timeout: float | None = None
     note: str | None = None
+    binding: Binding | None = None  # where the credential it carries may go (auth/binding.py)
 
     def _mask(self, text: str) -> str:
         for secret in sorted(set(self.masked), key=len, reverse=True):

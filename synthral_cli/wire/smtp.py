@@ -56,6 +56,8 @@ def _context(options: Options) -> ssl.SSLContext:
 def _connect(manifest: Manifest, fields: dict[str, Any], options: Options) -> smtplib.SMTP:
     host, port, security = _settings(manifest, fields)
     where = f"{host}:{port}"
+    if options.binding is not None:  # the login goes only to the server it was given for
+        options.binding.check_server("smtp", host)
     if security == "none" and fields.get("username"):
         from ..basics.insecure import refuse_cleartext
 

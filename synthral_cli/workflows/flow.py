@@ -41,6 +41,8 @@ class StepRunner(Protocol):
 
     def check_connector(self, slug: str, action: str, params: list[str]) -> None: ...
 
+    def local_path_params(self, slug: str, action: str) -> list[str]: ...
+
 
 @dataclass
 class Step:
@@ -219,7 +221,30 @@ def check_flow(flow: Flow, inputs: Mapping[str, Any] | None, runner: StepRunner 
                 runner.check_connector(step.config["connectorType"], step.config["action"], params)
             except SynthralError as exc:
                 raise UsageError(f"step {step.name!r}: {exc.message}", exc.hint) from None
+            _check_local_paths(step, runner)
         earlier.add(step.name)
+
+
+def _check_local_paths(step: Step, runner: StepRunner) -> None:
+    """A parameter that names a local file (``type: file``, attachments) takes its path only from
+    the flow file or ``--input``: a value interpolated from a step's output (a provider's answer)
+    could name any file on this machine, which would then be uploaded or mailed."""
+    paths = getattr(runner, "local_path_params", None)
+    if paths is None:
+        return
+    for name in paths(step.config["connectorType"], step.config["action"]):
+        for expr in references(step.config.get(name)):
+            try:
+                root = _split(expr)[0]
+            except ValueError:
+                continue
+            if root != "input":
+                raise UsageError(
+                    f"step {step.name!r}: parameter {name!r} is a local file path and may not come from "
+                    f"{{{{{_shown(expr)}}}}} (an earlier step's output).",
+                    f"Write the path in the flow file, or pass it with --input {name}=PATH and use "
+                    f"{{{{input.{name}}}}}.",
+                )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -222,6 +222,11 @@ class SynthralRunner:
                 f"See: synthral connectors actions {slug}",
             )
 
+    def local_path_params(self, slug: str, action: str) -> list[str]:
+        from ..catalogue.manifest import local_path_params
+
+        return local_path_params(self.sy.connector(slug).action(action))
+
     def run_connector(
         self, slug: str, action: str, params: dict[str, Any], connection: str, *, dry_run: bool
     ) -> Any:
