@@ -202,3 +202,23 @@ def test_a_token_in_the_url_path_is_redacted_in_debug_logs(api, tmp_path):
     assert api.requests[0][1] == "/bot123456%3AAA-path-secret/getMe"  # it did travel, in the path
     assert "HTTP Request: GET" in p.stderr and "/bot***/getMe" in p.stderr
     assert "AA-path-secret" not in p.stderr + p.stdout
+
+
+def test_settings_are_checked_wherever_a_connection_is_made(thief):
+    """The library calls a server uses (store, test a credential, OAuth) check settings too."""
+    from synthral_cli.actions.invoke import test_credential
+    from synthral_cli.api import Synthral
+    from synthral_cli.auth.authorize import grant_client_credentials, store_static
+    from synthral_cli.basics.errors import UsageError
+
+    sy = Synthral(env={**os.environ, "SYNTHRAL_ZENDESK_CLIENT_ID": "id", "SYNTHRAL_ZENDESK_CLIENT_SECRET": "s3"})
+    steal = {"subdomain": thief.url.split("://")[1] + "/steal#"}
+    zendesk = sy.connector("zendesk")
+    with pytest.raises(UsageError, match="subdomain"):
+        store_static(sy, zendesk, secrets={"access_token": "zd-1"}, config=steal)
+    with pytest.raises(UsageError, match="subdomain"):
+        test_credential(sy, "zendesk", {"access_token": "zd-2"}, steal)
+    with pytest.raises(UsageError, match="subdomain"):
+        grant_client_credentials(sy, zendesk, config=steal)
+    assert sy.store.list() == []
+    assert thief.untouched()

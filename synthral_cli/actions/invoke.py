@@ -280,6 +280,7 @@ def test_credential(
 ) -> Outcome:
     """Run ``test_connection`` with a credential that is not stored: check a configuration before
     saving it. Nothing is written to the store; the secrets are registered for redaction."""
+    from ..auth.binding import check_settings, connection_origins
     from ..auth.credential import Credential
 
     opts = options or Options()
@@ -299,6 +300,8 @@ def test_credential(
         config=dict(config or {}),
         scopes=None,
         source="given",
+        # bound as `authorize` would bind it, to the manifest's origins with these settings
+        origins=connection_origins(manifest, {**check_settings(manifest, config or {}), **secrets}),
     )
     out = _perform(sy, Call(manifest, action, params, credential, opts))  # nothing stored to refresh
     assert isinstance(out, Outcome)  # noqa: S101 - not a dry run

@@ -16,7 +16,7 @@ from ..basics import redact
 from ..basics.errors import UsageError
 from ..catalogue.manifest import Manifest
 from . import codeflow, device, grants
-from .binding import Binding, bound_origins, connection_origins
+from .binding import Binding, bound_origins, check_settings, connection_origins
 from .credentials import _nango, _with_tokens, app_binding, app_credentials
 from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 
@@ -191,7 +191,7 @@ def store_tokens(
     conn.metadata["client_id"] = app.client_id
     if tokens.refresh_token is None:
         conn.secrets.pop("refresh_token", None)
-    conn.origins = connection_origins(manifest, {**conn.config, **conn.secrets})
+    conn.origins = connection_origins(manifest, {**check_settings(manifest, conn.config), **conn.secrets})
     return _replace_stored(sy, conn)
 
 
@@ -214,7 +214,7 @@ def begin_web_authorization(
     wanted = grants.requested_scopes(manifest, scopes)
     app = app_credentials(sy, manifest)
     request = codeflow.build_authorization_request(
-        manifest, app, redirect_uri=redirect_uri, scopes=wanted, config=dict(config or {}),
+        manifest, app, redirect_uri=redirect_uri, scopes=wanted, config=check_settings(manifest, config or {}),
         ca_bundle=sy.settings.ca_bundle,
     )
     redact.register(request.code_verifier)
@@ -234,8 +234,10 @@ def complete_web_authorization(
     """The second half: exchange ``code`` (with the kept PKCE verifier) and store the connection."""
     app = app_credentials(sy, manifest)
     config = dict(config or {})
+    binding = app_binding(sy, manifest, app, config, connection)
     tokens = codeflow.exchange_code(
-        manifest, app, request, code, scopes=scopes, config=config, ca_bundle=sy.settings.ca_bundle
+        manifest, app, request, code, scopes=scopes, config=config, ca_bundle=sy.settings.ca_bundle,
+        binding=binding,
     )
     return store_tokens(sy, manifest, tokens, app, connection=connection, method="direct", config=config)
 
@@ -252,7 +254,10 @@ def grant_client_credentials(
     app = app_credentials(sy, manifest, grant="client_credentials")
     config = dict(config or {})
     wanted = grants.requested_scopes(manifest, scopes)
-    tokens = grants.client_credentials(manifest, app, scopes=wanted, config=config, ca_bundle=sy.settings.ca_bundle)
+    binding = app_binding(sy, manifest, app, config, connection)
+    tokens = grants.client_credentials(
+        manifest, app, scopes=wanted, config=config, ca_bundle=sy.settings.ca_bundle, binding=binding
+    )
     return store_tokens(
         sy, manifest, tokens, app, connection=connection, method="client_credentials", config=config
     )
@@ -314,7 +319,7 @@ def store_static(
         secrets=secrets,
         metadata={"provided": "with-token"} if kind == "oauth2" else {},
     )
-    conn.origins = connection_origins(manifest, {**conn.config, **conn.secrets})
+    conn.origins = connection_origins(manifest, {**check_settings(manifest, conn.config), **conn.secrets})
     return _replace_stored(sy, conn)
 
 
@@ -324,20 +329,13 @@ def bind_imported(manifest: Manifest, conn: Connection) -> Connection:
     here, and kept only where they agree with the origins it was exported with (if recorded)."""
     import dataclasses
 
-    from ..catalogue.manifest import check_config_value
-
-    if conn.slug != manifest.slug:  # pragma: no cover - the caller looks the manifest up by slug
-        raise UsageError(f"The bundle is for {conn.slug}, not {manifest.slug}.", None)
-    for name, value in conn.config.items():
-        if name in manifest.connection_config and value not in (None, ""):
-            try:
-                check_config_value(manifest, name, str(value))
-            except UsageError as exc:
-                raise UsageError(
-                    f"The bundle's {conn.slug} setting is refused: {exc.message}",
-                    "Export the connection again from a correct one, or authorize here: "
-                    f"synthral authorize {conn.slug}",
-                ) from None
+    try:
+        check_settings(manifest, conn.config)
+    except UsageError as exc:
+        raise UsageError(
+            f"The bundle's {conn.slug} setting is refused: {exc.message}",
+            f"Export the connection again from a correct one, or authorize here: synthral authorize {conn.slug}",
+        ) from None
     origins = connection_origins(manifest, {**conn.config, **conn.secrets})
     if conn.origins:
         origins = [o for o in origins if o in conn.origins]

@@ -146,6 +146,18 @@ def connection_origins(manifest: Manifest, fields: Mapping[str, Any]) -> list[st
     return out
 
 
+def check_settings(manifest: Manifest, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Connection settings decide origins: each one the manifest declares must match its pattern
+    (and may not reshape a URL) wherever it enters — authorize, an import, a server's request.
+    ``UsageError`` (exit 2) otherwise."""
+    from ..catalogue.manifest import check_config_value
+
+    for name, value in config.items():
+        if name in manifest.connection_config and value not in (None, ""):
+            check_config_value(manifest, name, str(value))
+    return dict(config)
+
+
 def postgres_hosts(fields: Mapping[str, Any]) -> list[str]:
     """The server host(s) a PostgreSQL credential goes to: the dsn's and the ``host`` field's,
     else libpq's ``PGHOST``/``PGHOSTADDR``, else the local socket (``localhost``)."""

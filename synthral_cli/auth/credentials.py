@@ -25,7 +25,14 @@ from ..basics.errors import AuthError, UsageError
 from ..basics.settings import client_id_var, client_secret_var, token_var
 from ..catalogue.manifest import Manifest
 from . import grants
-from .binding import Binding, bound_origins, bundled_manifest, default_origins, endpoint_origins
+from .binding import (
+    Binding,
+    bound_origins,
+    bundled_manifest,
+    check_settings,
+    default_origins,
+    endpoint_origins,
+)
 from .credential import Credential
 from .tokens import TokenSet
 
@@ -96,7 +103,7 @@ def app_binding(
     device) endpoints. An app stored with ``synthral configure`` goes only where the bundled
     manifest of the slug, or a stored connection of it, vouches for: a user manifest that moves
     the token endpoint elsewhere does not receive it."""
-    active = endpoint_origins(manifest, config)
+    active = endpoint_origins(manifest, check_settings(manifest, config))
     slug = manifest.slug
     bundled = None if manifest.bundled or app.source != "store" or not app.client_secret else (
         bundled_manifest(sy, slug)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from .nango import _reconnect, _stored_reference, _theirs, client, integration_key
+from .binding import connection_origins
+from .nango import _checked, _ours, _reconnect, _stored_reference, _theirs, client, integration_key
 
 if TYPE_CHECKING:
     from ..catalogue.manifest import Manifest
@@ -67,6 +68,7 @@ def complete_connect(
     raw = (full.get("credentials") or {}).get("raw") or {}
     granted = str(raw.get("scope") or "").replace(",", " ").split()
     previous = _stored_reference(sy.store, manifest.slug, connection)
+    settings = {**_ours(manifest, dict(full.get("connection_config") or {})), **dict(config or {})}
     stored = sy.store.put(
         Connection(
             slug=manifest.slug,
@@ -77,6 +79,7 @@ def complete_connect(
             config=dict(config or {}),
             secrets={},
             metadata={"nango_connection_id": conn_id, "provider_config_key": key},
+            origins=connection_origins(manifest, _checked(manifest, settings)),
         )
     )
     if previous is not None and previous != (conn_id, key):
