@@ -75,7 +75,7 @@ class Options:
     sleep: Callable[[float], None] | None = None
     via_nango_proxy: bool = False  # send through Nango's /proxy (issue 7; oauth/nango.py)
     client: Any = None  # an httpx.Client to reuse across calls (workflows); not closed here
-    binding: Binding | None = None  # SMTP/PostgreSQL: where the credential may go (set by dispatch)
+    binding: Binding | None = None  # SMTP/PostgreSQL: where the credential may go (builtin.py sets it)
 
 
 
