@@ -339,7 +339,7 @@ def versus(args: argparse.Namespace) -> None:
     args.warmup = 1 if args.quick else 2
     if args.quick:
         args.runs = 3
-    with tempfile.TemporaryDirectory(prefix="synthral-bench-vs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-vs-") as tmp:
         table = vs.compare(args, Path(tmp), LocalHTTPBin, bench_manifest)
     print(table)
     if args.update_readme and not args.quick:
@@ -369,7 +369,7 @@ def main() -> None:
         args.connections = 200
         args.batch = 20
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="synthral-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-synthral-") as tmp:
         for fn in BENCHES:
             if args.only and fn.__name__ not in args.only:
                 continue
