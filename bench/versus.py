@@ -9,7 +9,8 @@ start the way a user's install does. The same whole-process commands then run on
 alternating before/after on every round so that load on a shared machine falls on both alike:
 ``synthral --version``, ``connectors list --json`` and ``invoke`` of a stored bearer token
 (stored with ``authorize --with-token``, which every version has) against a local httpbin.
-``python -c pass`` on each side is the noise floor: its ratio should be 1.00.
+``python -c pass`` on each side is the noise floor: its ratio should be 1.00. The modules each
+command imports are counted as well, which load on the machine does not blur.
 """
 
 from __future__ import annotations
@@ -150,6 +151,14 @@ def interleaved(commands: list[tuple[list[str], dict[str, str]]], runs: int, war
     return samples
 
 
+def imported(cmd: list[str], env: dict[str, str]) -> int:
+    """How many modules one run of ``cmd`` imports (``PYTHONPROFILEIMPORTTIME``): a count that load
+    on the machine does not blur."""
+    p = subprocess.run(cmd, env={**env, "PYTHONPROFILEIMPORTTIME": "1"}, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, check=False)
+    return sum(1 for line in p.stderr.splitlines() if line.startswith("import time:") and "|" in line) - 1
+
+
 def cell(samples: list[float]) -> str:
     """Median, and half the interquartile range as the spread."""
     q = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
@@ -168,7 +177,7 @@ def compare(args: argparse.Namespace, tmp: Path, local_httpbin: Callable[[], Abs
     sides = [before, after]
     print(f"bench: installing {before_label} and {after_label} into two venvs ...", file=sys.stderr, flush=True)
     install(sides, args.quick)
-    rows: list[tuple[str, list[list[float]]]] = []
+    rows: list[tuple[str, list[list[float]], list[int]]] = []
     with local_httpbin() as bin_:
         manifests = tmp / "vs-manifests"
         bench_manifest(manifests, bin_.url)
@@ -185,11 +194,13 @@ def compare(args: argparse.Namespace, tmp: Path, local_httpbin: Callable[[], Abs
         ]
         for name, cmd, env in measured:
             print(f"bench: {name} ...", file=sys.stderr, flush=True)
-            rows.append((name, interleaved([(cmd(s), env(s)) for s in sides], args.runs, args.warmup)))
+            samples = interleaved([(cmd(s), env(s)) for s in sides], args.runs, args.warmup)
+            rows.append((name, samples, [imported(cmd(s), env(s)) for s in sides]))
     lines = [
-        f"| measurement | before: {before_label} | after: {after_label} | after / before |",
-        "|---|---|---|---|",
+        f"| measurement | before: {before_label} | after: {after_label} | after / before | modules imported |",
+        "|---|---|---|---|---|",
     ]
-    for name, (b, a) in rows:
-        lines.append(f"| {name} | {cell(b)} | {cell(a)} | {statistics.median(a) / statistics.median(b):.2f}x |")
+    for name, (b, a), (mb, ma) in rows:
+        ratio = statistics.median(a) / statistics.median(b)
+        lines.append(f"| {name} | {cell(b)} | {cell(a)} | {ratio:.2f}x | {mb} → {ma} |")
     return "\n".join(lines)

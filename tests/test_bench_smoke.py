@@ -46,7 +46,13 @@ def test_before_and_after_side_by_side_in_quick_mode():
     assert set(rows) == {"python -c pass (noise floor)", "synthral --version", "synthral connectors list --json",
                          "synthral invoke (stored bearer token, GET local httpbin, --json)"}
     for line in rows.values():
-        assert re.fullmatch(r"\| .+ \| [\d,.]+ ms \(±[\d.]+\) \| [\d,.]+ ms \(±[\d.]+\) \| \d+\.\d\dx \|", line), line
+        cells = r"\| .+ \| [\d,.]+ ms \(±[\d.]+\) \| [\d,.]+ ms \(±[\d.]+\) \| \d+\.\d\dx \| (\d+) → (\d+) \|"
+        m = re.fullmatch(cells, line)
+        assert m and int(m[1]) > 0 and int(m[2]) > 0, line
+    # Same interpreter on both sides; synthral itself imports more than bare Python does.
+    floor = re.search(r"(\d+) → (\d+) \|$", rows["python -c pass (noise floor)"])
+    version = re.search(r"(\d+) → (\d+) \|$", rows["synthral --version"])
+    assert floor and version and floor[1] == floor[2] and int(version[1]) > int(floor[1])
     nope = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--vs", "no-such-ref-xyz"],
                           capture_output=True, text=True, env=env, timeout=60, cwd=REPO)
     assert nope.returncode == 1 and "bench: git rev-parse" in nope.stderr
