@@ -9,8 +9,9 @@ start the way a user's install does. The same whole-process commands then run on
 alternating before/after on every round so that load on a shared machine falls on both alike:
 ``synthral --version``, ``connectors list --json`` and ``invoke`` of a stored bearer token
 (stored with ``authorize --with-token``, which every version has) against a local httpbin.
-``python -c pass`` on each side is the noise floor: its ratio should be 1.00. The modules each
-command imports are counted as well, which load on the machine does not blur.
+``python -c pass`` on each side is the noise floor: its ratio should be 1.00. CPU time (user +
+system) and the modules each command imports are reported as well: load on a shared machine blurs
+them far less than wall time.
 """
 
 from __future__ import annotations
@@ -130,25 +131,35 @@ def prepare(side: Side, manifests: Path) -> None:
         raise SystemExit(f"bench: {side.label}: invoke with the stored token failed: {check.stderr[-800:]}")
 
 
-def interleaved(commands: list[tuple[list[str], dict[str, str]]], runs: int, warmup: int) -> list[list[float]]:
-    """Wall times in ms of each command, run in rounds that alternate the order of the commands."""
-    def once(cmd: list[str], env: dict[str, str]) -> float:
+def interleaved(commands: list[tuple[list[str], dict[str, str]]], runs: int,
+                warmup: int) -> tuple[list[list[float]], list[list[float]]]:
+    """Wall times and CPU times (user + system) in ms of each command, run in rounds that alternate
+    the order of the commands. CPU time leaves out waiting for a core, so a busy machine blurs it less."""
+    import resource
+
+    def once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         took = (time.perf_counter() - start) * 1000
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if p.returncode != 0:
             raise SystemExit(f"bench: {' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-500:]}")
-        return took
+        cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+        return took, cpu
 
     for _ in range(warmup):
         for cmd, env in commands:
             once(cmd, env)
-    samples: list[list[float]] = [[] for _ in commands]
+    wall: list[list[float]] = [[] for _ in commands]
+    cpu: list[list[float]] = [[] for _ in commands]
     for i in range(runs):
         order = list(enumerate(commands))
         for j, (cmd, env) in order if i % 2 == 0 else reversed(order):
-            samples[j].append(once(cmd, env))
-    return samples
+            w, c = once(cmd, env)
+            wall[j].append(w)
+            cpu[j].append(c)
+    return wall, cpu
 
 
 def imported(cmd: list[str], env: dict[str, str]) -> int:
@@ -177,7 +188,7 @@ def compare(args: argparse.Namespace, tmp: Path, local_httpbin: Callable[[], Abs
     sides = [before, after]
     print(f"bench: installing {before_label} and {after_label} into two venvs ...", file=sys.stderr, flush=True)
     install(sides, args.quick)
-    rows: list[tuple[str, list[list[float]], list[int]]] = []
+    rows: list[tuple[str, list[list[float]], list[list[float]], list[int]]] = []
     with local_httpbin() as bin_:
         manifests = tmp / "vs-manifests"
         bench_manifest(manifests, bin_.url)
@@ -194,13 +205,16 @@ def compare(args: argparse.Namespace, tmp: Path, local_httpbin: Callable[[], Abs
         ]
         for name, cmd, env in measured:
             print(f"bench: {name} ...", file=sys.stderr, flush=True)
-            samples = interleaved([(cmd(s), env(s)) for s in sides], args.runs, args.warmup)
-            rows.append((name, samples, [imported(cmd(s), env(s)) for s in sides]))
+            wall, cpu = interleaved([(cmd(s), env(s)) for s in sides], args.runs, args.warmup)
+            rows.append((name, wall, cpu, [imported(cmd(s), env(s)) for s in sides]))
     lines = [
-        f"| measurement | before: {before_label} | after: {after_label} | after / before | modules imported |",
-        "|---|---|---|---|---|",
+        f"| measurement | before: {before_label} | after: {after_label} | after / before "
+        "| CPU time, before → after | modules imported |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, (b, a), (mb, ma) in rows:
+    for name, (b, a), (cb, ca), (mb, ma) in rows:
         ratio = statistics.median(a) / statistics.median(b)
-        lines.append(f"| {name} | {cell(b)} | {cell(a)} | {ratio:.2f}x | {mb} → {ma} |")
+        cb_, ca_ = statistics.median(cb), statistics.median(ca)
+        lines.append(f"| {name} | {cell(b)} | {cell(a)} | {ratio:.2f}x "
+                     f"| {cb_:,.1f} → {ca_:,.1f} ms ({ca_ / cb_:.2f}x) | {mb} → {ma} |")
     return "\n".join(lines)

@@ -46,7 +46,8 @@ def test_before_and_after_side_by_side_in_quick_mode():
     assert set(rows) == {"python -c pass (noise floor)", "synthral --version", "synthral connectors list --json",
                          "synthral invoke (stored bearer token, GET local httpbin, --json)"}
     for line in rows.values():
-        cells = r"\| .+ \| [\d,.]+ ms \(±[\d.]+\) \| [\d,.]+ ms \(±[\d.]+\) \| \d+\.\d\dx \| (\d+) → (\d+) \|"
+        cells = (r"\| .+ \| [\d,.]+ ms \(±[\d.]+\) \| [\d,.]+ ms \(±[\d.]+\) \| \d+\.\d\dx "
+                 r"\| [\d,.]+ → [\d,.]+ ms \(\d+\.\d\dx\) \| (\d+) → (\d+) \|")
         m = re.fullmatch(cells, line)
         assert m and int(m[1]) > 0 and int(m[2]) > 0, line
     # Same interpreter on both sides; synthral itself imports more than bare Python does.
