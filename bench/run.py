@@ -339,12 +339,15 @@ def versus(args: argparse.Namespace) -> None:
     args.warmup = 1 if args.quick else 2
     if args.quick:
         args.runs = 3
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-vs-") as tmp:
         table = vs.compare(args, Path(tmp), LocalHTTPBin, bench_manifest)
     print(table)
+    note = (f"Medians of {args.runs} interleaved runs each (± half the interquartile range). The machine's "
+            f"1-minute load average was {load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end.")
+    print(note)
     if args.update_readme and not args.quick:
-        update_readme(f"{table}\n\nMedians of {args.runs} interleaved runs each (± half the interquartile range).",
-                      time.strftime("%Y-%m-%d"), block="bench-vs")
+        update_readme(f"{table}\n\n{note}", time.strftime("%Y-%m-%d"), block="bench-vs")
 
 
 def main() -> None:
