@@ -40,8 +40,9 @@ def test_before_and_after_side_by_side_in_quick_mode():
     p = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--vs", "HEAD", "--quick"],
                        capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
     assert p.returncode == 0, p.stderr[-2000:]
-    lines = p.stdout.strip().splitlines()
+    lines = [line for line in p.stdout.splitlines() if line.startswith("|")]
     assert lines[0].startswith(f"| measurement | before: {head} | after: {head}")
+    assert "1-minute load average was" in p.stdout
     rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
     assert set(rows) == {"python -c pass (noise floor)", "synthral --version", "synthral connectors list --json",
                          "synthral invoke (stored bearer token, GET local httpbin, --json)"}
