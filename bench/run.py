@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                 # full run, prints the table with PASS/MISS
     .venv/bin/python bench/run.py --quick         # a few runs of each (CI smoke, no thresholds)
     .venv/bin/python bench/run.py --update-readme # also rewrite README's "Performance" table
+    .venv/bin/python bench/run.py --vs 5c3e8c1    # that commit and the current tree, side by side
 
 Every figure is measured in this run on this machine; ratios compare figures from the same run.
 """
@@ -320,16 +321,33 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-def update_readme(table: str, when: str) -> None:
+def update_readme(table: str, when: str, block: str = "bench") -> None:
     readme = REPO / "README.md"
     text = readme.read_text()
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
     if start not in text:
-        raise SystemExit("README.md has no <!-- bench:start --> marker")
+        raise SystemExit(f"README.md has no {start} marker")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     block = f"{start}\nMeasured {when} on {machine()} by `bench/run.py`:\n\n{table}\n{end}"
     readme.write_text(head + block + tail)
+
+
+def versus(args: argparse.Namespace) -> None:
+    import versus as vs  # bench/versus.py, beside this file
+
+    args.warmup = 1 if args.quick else 2
+    if args.quick:
+        args.runs = 3
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-vs-") as tmp:
+        table = vs.compare(args, Path(tmp), LocalHTTPBin, bench_manifest)
+    print(table)
+    note = (f"Medians of {args.runs} interleaved runs each (± half the interquartile range). The machine's "
+            f"1-minute load average was {load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end.")
+    print(note)
+    if args.update_readme and not args.quick:
+        update_readme(f"{table}\n\n{note}", time.strftime("%Y-%m-%d"), block="bench-vs")
 
 
 def main() -> None:
@@ -339,7 +357,12 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="run only these benchmarks")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--json", action="store_true", help="print rows as JSON too")
+    parser.add_argument("--vs", metavar="GIT_REF",
+                        help="install GIT_REF and the current tree into two venvs; time both side by side")
     args = parser.parse_args()
+    if args.vs:
+        versus(args)
+        return
     args.extra_manifests = 2000
     args.connections = 10_000
     args.batch = 1000
@@ -349,7 +372,7 @@ def main() -> None:
         args.connections = 200
         args.batch = 20
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="synthral-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-synthral-") as tmp:
         for fn in BENCHES:
             if args.only and fn.__name__ not in args.only:
                 continue

@@ -85,3 +85,26 @@ def sh():
         return Result(p.returncode, p.stdout, p.stderr)
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say once, at the end, when the Nango double ran without Nango's OpenAPI spec beside the clone.
+
+    Runs in the controlling process (also under pytest-xdist), so the line appears once per run.
+    """
+    from tests.nangoserver import SPEC, SPEC_VALIDATION
+
+    if SPEC_VALIDATION:
+        return
+    ran = any(
+        "nango_double" in getattr(report, "keywords", {})
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+    )
+    if ran:
+        terminalreporter.write_sep("-", "Nango OpenAPI spec validation was off")
+        terminalreporter.write_line(
+            f"{SPEC} is not there: the Nango double made its own request checks only. "
+            "Put the spec there to validate every request and response against it."
+        )

@@ -4,6 +4,11 @@ Nango's published OpenAPI spec (``../shared/reference/nango-openapi.yaml``) with
 The double cannot drift from the real API: a request or a response that the spec rejects is
 recorded in ``server.violations`` (tests assert it stays empty) and answered with 500.
 
+The spec is reference data kept beside the repository, not in it (Nango's licence). In a clone
+without ``../shared`` the double still makes its own checks (the secret key, tags, known
+integrations and connections) but validates nothing against the spec: ``SPEC_VALIDATION`` is
+False, and the test run's summary says so once (``tests/conftest.py``).
+
 Where the real server is known to differ from its spec, the difference is encoded here, on
 purpose, and listed in ``KNOWN_DIFFERENCES``:
 
@@ -35,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "nango-openapi.yaml"
+SPEC_VALIDATION = SPEC.is_file()
 RAW_TYPES = {"OAUTH1", "OAUTH2", "OAUTH2_CC", "APP_STORE", "BILL"}
 KNOWN_DIFFERENCES = {
     ("POST", "/connect/sessions"): "the real server requires tags or an end user",
@@ -87,11 +93,12 @@ def merge_closed_allof(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_openapi() -> Any:
+    """Nango's spec as an openapi-core validator, or None when the spec file is not there."""
+    if not SPEC_VALIDATION:
+        return None
     import yaml
     from openapi_core import Config, OpenAPI
 
-    if not SPEC.exists():
-        raise FileNotFoundError(f"Nango's OpenAPI spec is missing: {SPEC}")
     spec = yaml.load(SPEC.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     spec["servers"] = [{"url": "/"}]  # this double listens on 127.0.0.1:<free port>
     # The published spec has an empty anyOf somewhere, which the spec validator refuses: skip it.
@@ -236,8 +243,8 @@ class NangoServer:
                 return None  # the hosted UI is not part of the API
             if request.headers.get("Authorization") != f"Bearer {server.secret_key}":
                 return error(401, "unknown_account", "Authentication failed")
-            if request.path.startswith("/proxy/"):
-                return None  # "$ANY_QUERY_PARAMS" cannot be validated generically
+            if request.path.startswith("/proxy/") or server.openapi is None:
+                return None  # "$ANY_QUERY_PARAMS" cannot be validated generically; or no spec
             from openapi_core.contrib.flask import FlaskOpenAPIRequest
 
             try:
@@ -253,6 +260,7 @@ class NangoServer:
                 request.path == "/connect/ui"
                 or request.path.startswith("/proxy/")
                 or response.status_code == 401
+                or server.openapi is None
             ):
                 return response
             from openapi_core.contrib.flask import FlaskOpenAPIRequest

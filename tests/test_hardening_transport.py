@@ -223,6 +223,7 @@ URLS = st.one_of(
 )
 
 
+@pytest.mark.xdist_group("transport-url-property")  # one worker runs it and the count check after it
 @PROPERTY
 @given(field=st.sampled_from(URL_FIELDS), url=URLS)
 def test_the_validator_never_accepts_a_plain_http_url_to_another_host(field, url):
@@ -235,6 +236,7 @@ def test_the_validator_never_accepts_a_plain_http_url_to_another_host(field, url
 COUNT: list[int] = []
 
 
+@pytest.mark.xdist_group("transport-url-property")
 def test_zz_property_count_recorded():
     """Runs after the property above (file order): it ran its examples."""
     assert len(COUNT) >= 100

@@ -1,8 +1,9 @@
 """Nango keys and OAuth URLs in the manifests agree with Nango's provider catalogue (issue 6, point 3).
 
-Nango's catalogue is reference data kept outside the project, at ``../shared/reference/
-nango-providers.yaml`` relative to the repository; it is read here and never copied in. A missing
-file fails these tests: skipping would hide a catalogue that was never checked.
+Nango's catalogue is ``providers.yaml`` from the npm package ``@nangohq/providers``, pinned in
+``tests/npm/package-lock.json`` and installed by ``scripts/test`` (``npm ci``) into the ignored
+``.test-deps/npm``; it is read there and never copied into the repository. A missing file fails
+these tests: skipping would hide a catalogue that was never checked.
 
 For every manifest (parametrized by slug, so ``pytest -k gmail`` picks one):
 
@@ -28,7 +29,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFESTS = REPO / "manifests"
-NANGO_FILE = REPO.parent / "shared" / "reference" / "nango-providers.yaml"
+NANGO_PACKAGE = REPO / ".test-deps" / "npm" / "node_modules" / "@nangohq" / "providers"
+NANGO_FILE = NANGO_PACKAGE / "providers.yaml"
+NANGO_VERSION = "0.71.10"  # the version tests/npm/package-lock.json pins
 
 URL_FIELDS = ("authorization_url", "token_url")
 DIFFERENCE_KEYS = {*URL_FIELDS, "enabled"}
@@ -53,7 +56,7 @@ def _catalogue() -> dict[str, Any]:
     if not NANGO_FILE.is_file():
         pytest.fail(
             f"Nango's provider catalogue is missing: {NANGO_FILE}. It is the reference these tests "
-            "check every manifest against (see ../shared/reference/README.md); restore it.",
+            "check every manifest against; `bash scripts/test` installs it (npm ci of tests/npm).",
             pytrace=False,
         )
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -111,8 +114,15 @@ def load(slug: str) -> dict[str, Any]:
 
 
 def test_reference_file_is_present():
+    import json
+
     assert NANGO_FILE.is_file(), f"missing {NANGO_FILE}"
     assert "google-mail" in _catalogue()
+    # The installed package is the pinned one (a stale .test-deps would check against other data).
+    installed = json.loads((NANGO_PACKAGE / "package.json").read_text(encoding="utf-8"))
+    assert (installed["name"], installed["version"]) == ("@nangohq/providers", NANGO_VERSION)
+    lock = json.loads((REPO / "tests" / "npm" / "package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"]["node_modules/@nangohq/providers"]["version"] == NANGO_VERSION
 
 
 def test_nango_urls_maps_templates_and_alternatives():

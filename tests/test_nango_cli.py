@@ -20,6 +20,8 @@ from tests.authserver import BROWSER_SCRIPT, browser_log, oauth_server, provider
 from tests.conftest import synthral_exe
 from tests.nangoserver import NangoServer
 
+pytestmark = pytest.mark.nango_double
+
 STORE_KEY = "Zb1nS0x3qK5mW7yT9vR2uE4oI6pA8sD0fG2hJ4kL6zX"
 INTEGRATION = "nbin-int"
 
