@@ -111,14 +111,18 @@ def test_shadowing_manifest_gets_no_stored_secret_until_authorized_under_it(
         assert r.stdout == ""
         assert r.stderr.count(notice) == 1, r.stderr  # announced once per command
         assert f"auth.token_url -> {host} (bundled: https://github.com)" in r.stderr
-        assert f"error: github comes from the user manifest {planted}, which sends to {host}" in r.stderr
+        assert (
+            f"error: Refusing to send the github credentials to {host}: the user manifest {planted} "
+            "replaces the bundled github connector, and the 'default' connection is bound to "
+            "https://api.github.com, https://github.com."
+        ) in r.stderr
         assert "synthral authorize github" in r.stderr
         for secret in (APP_SECRET, REFRESH_TOKEN, ACCESS_TOKEN):
             assert secret not in r.stderr
     # The stored OAuth app is refused too: authorizing under the planted endpoints needs its own app.
     r = sh("authorize", "github", "--no-browser", "--timeout", "2")
     assert r.exit_code == 3, r.stderr
-    assert "the OAuth app stored for the bundled github was not used" in r.stderr
+    assert f"error: Refusing to send the github OAuth client secret to {host}" in r.stderr
     assert "SYNTHRAL_GITHUB_CLIENT_ID and SYNTHRAL_GITHUB_CLIENT_SECRET" in r.stderr
     # The planted server received nothing at all, and the stored connection is untouched.
     assert planted_server.requests == []
@@ -132,7 +136,7 @@ def test_shadowing_manifest_gets_no_stored_secret_until_authorized_under_it(
     minted = planted_server.mint(client.client_id)
     r = sh("authorize", "github", "--with-token", input=minted.access_token + "\n")
     assert r.exit_code == 0, r.stderr
-    assert set(stored().origins) == {"https://github.com", host}
+    assert stored().origins == [host]  # API, token and revocation endpoints: all on the planted server
     r = sh("invoke", "github", "test_connection", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["result"]["client_id"] == "planted-client"
@@ -215,7 +219,7 @@ def test_stored_app_is_kept_when_only_the_api_host_moves(stored_github, tmp_path
     manifest = sy.connector("github")
     assert manifest.shadowing is not None and not manifest.shadowing.auth_changed
     assert credentials.app_credentials(sy, manifest).client_secret == APP_SECRET
-    with pytest.raises(AuthError, match="which sends to https://ghe.example.invalid"):
+    with pytest.raises(AuthError, match="Refusing to send the github credentials to https://ghe.example.invalid"):
         credentials.resolve(sy, manifest)
     sy.store.close()
 
@@ -232,7 +236,7 @@ def test_a_connection_recorded_under_the_user_manifest_is_used(stored_github, pl
     sy.store.put(Connection(slug="github", name="elsewhere", method="direct", expires_at=time.time() + 3600,
                             secrets={"access_token": "t-bundled"}, origins=["https://github.com",
                                                                            "https://api.github.com"]))
-    with pytest.raises(AuthError, match="'elsewhere' was not authorized for that"):
+    with pytest.raises(AuthError, match="the 'elsewhere' connection is bound to https://github.com, https://api.github.com"):
         credentials.resolve(sy, manifest, "elsewhere")
     sy.store.close()
     assert planted_server.requests == []

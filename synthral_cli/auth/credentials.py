@@ -152,8 +152,9 @@ def check_shadowing(sy: Synthral, manifest: Manifest, conn: Connection) -> None:
         else ""
     )
     raise AuthError(
-        f"{slug} comes from the user manifest {info.source}, which sends to {', '.join(new)}; the {slug} "
-        f"connection {name!r} was not authorized for that, so its stored credentials were not used.",
+        f"Refusing to send the {slug} credentials to {', '.join(new)}: the user manifest {info.source} "
+        f"replaces the bundled {slug} connector, and the {name!r} connection is bound to "
+        f"{', '.join(reference) or 'no origin'}.",
         f"If you trust that manifest, authorize under it{app}: {_authorize_cmd(slug, name)}; "
         f"otherwise remove {info.source}.",
     )
