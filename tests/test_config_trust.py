@@ -310,3 +310,19 @@ def test_every_anchor_or_alias_the_parser_sees_is_refused():
 
     check()
     counter.done(minimum=20)
+
+
+def test_an_edited_plugin_scan_cache_is_scanned_again(config_dir):
+    """The scan of connector plugins names the modules to import: an edit that points the http
+    connector at another module (here ``this``, which prints on import) is never followed."""
+    env = {"SYNTHRAL_STRIPE_TOKEN": "sk_test_scan_cache_1234"}
+    first = run("invoke", "stripe", "test_connection", "--dry-run", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    (scan,) = (config_dir / "cache").glob("connectors-*.json")
+    data = scan.read_bytes()
+    assert b"synthral_cli.actions.builtin:HttpConnector" in data
+    scan.write_bytes(data.replace(b"synthral_cli.actions.builtin:HttpConnector", b"this:s"))
+    again = run("invoke", "stripe", "test_connection", "--dry-run", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout and "Beautiful is better than ugly" not in again.stdout + again.stderr
+    assert b"this:s" not in scan.read_bytes()  # scanned again and rewritten
