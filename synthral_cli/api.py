@@ -18,7 +18,7 @@ from .catalogue.manifest import Manifest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from .actions.registry import Registry
@@ -26,13 +26,24 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 
 class Synthral:
-    """One environment: its settings, catalogue and (lazily) its store."""
+    """One environment: its settings, catalogue and (lazily) its store.
 
-    def __init__(self, settings: Settings | None = None, *, env: Mapping[str, str] | None = None):
+    ``on_catalogue`` is called once with the catalogue when it is first loaded: a surface uses
+    it to announce ``problems`` (broken user manifests) and ``shadowed`` (user manifests that
+    replace bundled ones); the library itself never prints."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_catalogue: Callable[[Catalogue], None] | None = None,
+    ):
         if settings is None:
             settings = Settings(dict(env)) if env is not None else Settings()
         self.settings = settings
         self.paths = settings.paths
+        self.on_catalogue = on_catalogue
 
     def sibling(self) -> Synthral:
         """Another ``Synthral`` on the same settings and catalogue with its own store connection:
@@ -55,14 +66,24 @@ class Synthral:
         """The connectors registered under the entry-point group ``synthral.connectors``."""
         from .actions.registry import Registry
 
-        return Registry(self.paths.cache_dir)
+        return Registry(self.paths.cache_dir, self.paths.cache_key)
 
     @cached_property
     def catalogue(self) -> Catalogue:
-        """Bundled manifests, connectors written in Python (plugins), user manifests."""
+        """Bundled manifests, connectors written in Python (plugins), user manifests. The config
+        directory and every manifest folder must be the user's own and not writable by others
+        (exit 5); a relative ``SYNTHRAL_MANIFESTS_PATH`` entry is refused (exit 2)."""
+        from .basics.files import check_private
+
         dirs = [self.paths.user_manifests, *self.settings.extra_manifest_dirs]
+        check_private(self.paths.config_dir, "the config directory")
         registry = self.registry
-        return load_catalogue(dirs, self.paths.cache_dir, registry.described(), registry.problems)
+        catalogue = load_catalogue(
+            dirs, self.paths.cache_dir, registry.described(), registry.problems, cache_key=self.paths.cache_key
+        )
+        if self.on_catalogue is not None:
+            self.on_catalogue(catalogue)
+        return catalogue
 
     def connectors(
         self,

@@ -14,7 +14,9 @@ Crafted answers: ``token_extra`` and ``device_extra`` are merged into every succ
 and device-authorization response (``None`` removes a key, ``Raw("1e999")`` is written as is,
 for JSON a dict cannot hold), so tests can play a provider that answers with hostile values.
 
-Every issued token is recorded in ``grants`` so tests can count refresh grants. Models are
+Every issued token is recorded in ``grants`` so tests can count refresh grants, and every request
+received (method, path, query, body, headers) in ``requests``, so a test can show that nothing
+arrived. Models are
 in memory, behind one lock (the server is threaded).
 """
 
@@ -189,6 +191,7 @@ class OAuthServer:
         self.device_credentials: dict[str, DeviceCredentialDict] = {}
         self.device_grants: dict[str, tuple[str, bool]] = {}
         self.device_polls: list[float] = []
+        self.requests: list[dict[str, Any]] = []  # every request received: method, path, body, headers
         self.expires_in = 3600
         self.device_interval = 1
         self.slow_down_polls = 0  # answer slow_down to this many polls first
@@ -292,6 +295,19 @@ class OAuthServer:
         server = AuthorizationServer(
             app, query_client=lambda cid: srv.clients.get(cid), save_token=self._save_token
         )
+
+        @app.before_request
+        def log_request() -> None:
+            with srv.lock:
+                srv.requests.append(
+                    {
+                        "method": request.method,
+                        "path": request.path,
+                        "query": request.query_string.decode("latin-1"),
+                        "body": request.get_data(as_text=True),
+                        "headers": dict(request.headers),
+                    }
+                )
 
         def gen(*args: Any, **kwargs: Any) -> str:
             return secrets.token_urlsafe(24)

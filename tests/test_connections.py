@@ -58,8 +58,11 @@ def seed(config_dir: Path) -> None:
 
 
 def files_digest(directory: Path) -> dict[str, str]:
+    """The store's files (not the catalogue cache: ``cache/`` and its MAC key ``cache.key``)."""
     return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if p.is_file() and p.name != "cache.key"
     }
 
 

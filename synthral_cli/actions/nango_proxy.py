@@ -45,6 +45,9 @@ def run_via_proxy(
             f"{slug}/{name} is not a Nango connection, so --via-nango-proxy cannot use it.",
             f"Move it to Nango: synthral nango import {slug}{flag}",
         )
+    from ..auth.credentials import check_shadowing
+
+    check_shadowing(sy, manifest, conn)  # Nango would put the token on a request to these hosts
     conn_id, key = reference(conn)
     nango = client(sy.settings)
     cred = Credential(slug, name, manifest.auth_type, {}, dict(conn.config), None, "nango-proxy")

@@ -1,15 +1,18 @@
 """The connector registry: the classes registered under the entry-point group
 ``synthral.connectors`` (synthral's own transports and installed plugins), found once and cached.
 
-    Registry(cache_dir).connector("http")   -> Connector   imports only that one module
-    Registry(cache_dir).described()         -> [(manifest, source, label)]  plugin catalogue entries
-    Registry(cache_dir).problems            -> one line per plugin that was skipped
+    Registry(cache_dir, cache_key).connector("http")   -> Connector   imports only that module
+    Registry(cache_dir, cache_key).described()         -> [(manifest, source, label)]  plugin entries
+    Registry(cache_dir, cache_key).problems            -> one line per plugin that was skipped
 
 Scanning means importing ``importlib.metadata`` (~30 ms), reading every installed package's
 entry points and importing every plugin, so the result is cached under ``<config>/cache/``,
 keyed on the modification times of the ``sys.path`` folders (installing or removing a package
 changes the folder that holds its ``.dist-info``) and of each plugin's module file (an editable
 plugin being edited). A scan that skipped a broken plugin is not cached: the next run tries again.
+The cache file is authenticated like the catalogue's (``catalogue/cache.py``): it names modules to
+import, so an edited or foreign one is scanned again, never trusted; without a key, nothing is
+cached.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
+    from ..catalogue.cache import CacheFiles
     from .connector import Connector
 
 GROUP = "synthral.connectors"
@@ -111,8 +115,11 @@ def _first_line(exc: BaseException) -> str:
 class Registry:
     """The connectors this environment has, by entry-point name."""
 
-    def __init__(self, cache_dir: Path | None) -> None:
+    def __init__(self, cache_dir: Path | None, cache_key: Path | None = None) -> None:
+        from ..catalogue.cache import CacheFiles
+
         self.cache_dir = cache_dir
+        self.cache = CacheFiles(cache_dir, cache_key) if cache_dir is not None and cache_key is not None else None
         self._instances: dict[str, Connector] = {}
 
     @cached_property
@@ -123,21 +130,16 @@ class Registry:
         memo = _memo.get(ident)
         if memo is not None and memo[0] == key and memo[1].fresh():
             return memo[1]
-        cache = self._cache_file(ident)
-        scan = _read(cache, key) if cache is not None else None
-        if scan is None:
-            scan = _scan()
-            if cache is not None:
-                _write(cache, key, scan)
-        _memo[ident] = (key, scan)
-        return scan
-
-    def _cache_file(self, ident: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
         from ..catalogue.loading import _digest
 
-        return self.cache_dir / f"connectors-{_digest(ident)}.json"
+        name = f"connectors-{_digest(ident)}.json"
+        scan = _read(self.cache, name, key) if self.cache is not None else None
+        if scan is None:
+            scan = _scan()
+            if self.cache is not None:
+                _write(self.cache, name, key, scan)
+        _memo[ident] = (key, scan)
+        return scan
 
     @property
     def problems(self) -> list[str]:
@@ -211,10 +213,12 @@ def _code_version() -> str:
     return __version__
 
 
-def _read(cache: Path, key: list[Any]) -> Scan | None:
+def _read(cache: CacheFiles, name: str, key: list[Any]) -> Scan | None:
+    text = cache.read(name)
+    if text is None:
+        return None
     try:
-        with open(cache, encoding="utf-8") as f:
-            data = json.load(f)
+        data = json.loads(text)
         if data.get("key") != key:
             return None
         scan = Scan({row[0]: Entry(*row) for row in data["entries"]}, list(data["problems"]), list(data["watch"]))
@@ -223,11 +227,10 @@ def _read(cache: Path, key: list[Any]) -> Scan | None:
     return scan if scan.fresh() else None
 
 
-def _write(cache: Path, key: list[Any], scan: Scan) -> None:
-    from ..catalogue.loading import _write_json_atomic
-
+def _write(cache: CacheFiles, name: str, key: list[Any], scan: Scan) -> None:
     entries = [e.to_json() for e in scan.entries.values()]
-    _write_json_atomic(cache, {"key": key, "entries": entries, "problems": scan.problems, "watch": scan.watch})
+    data = {"key": key, "entries": entries, "problems": scan.problems, "watch": scan.watch}
+    cache.write(name, json.dumps(data, separators=(",", ":")))
 
 
 def _scan() -> Scan:

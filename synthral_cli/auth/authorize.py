@@ -17,7 +17,7 @@ from ..basics.errors import UsageError
 from ..catalogue.manifest import Manifest
 from . import codeflow, device, grants
 from .binding import Binding, bound_origins, check_settings, connection_origins
-from .credentials import _nango, _with_tokens, app_binding, app_credentials
+from .credentials import _nango, _with_tokens, app_binding, app_credentials, check_shadowing
 from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 
 if TYPE_CHECKING:
@@ -353,6 +353,7 @@ def revoke_connection(sy: Synthral, manifest: Manifest, conn: Connection) -> boo
     token = conn.secrets.get("refresh_token") or conn.secrets.get("access_token")
     if not token:
         return False
+    check_shadowing(sy, manifest, conn)
     hint = "refresh_token" if conn.secrets.get("refresh_token") else "access_token"
     grant = "client_credentials" if conn.method == "client_credentials" else "authorization_code"
     app = app_credentials(sy, manifest, grant=grant)

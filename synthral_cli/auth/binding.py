@@ -191,16 +191,9 @@ def postgres_hosts(fields: Mapping[str, Any]) -> list[str]:
 
 def bundled_manifest(ctx: Context, slug: str) -> Manifest | None:
     """The manifest shipped with synthral for ``slug``, whatever user manifests say."""
-    from ..catalogue.loading import index_folder
-    from ..catalogue.manifest import bundled_dir
+    from ..catalogue.loading import load_bundled
 
-    folder = bundled_dir()
-    if not (folder / f"{slug}.yaml").is_file():  # bundled manifests are named after their slug
-        return None
-    idx = index_folder(folder, bundled=True, cache_dir=ctx.paths.cache_dir)
-    if slug not in idx.fragments:
-        return None
-    return Manifest(idx.full(slug), str(folder / idx.file_name(slug)), True)
+    return load_bundled(slug, ctx.paths.cache_dir, ctx.paths.cache_key)
 
 
 def trusted_manifest(ctx: Context, manifest: Manifest) -> Manifest:

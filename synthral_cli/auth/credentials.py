@@ -6,6 +6,8 @@
     refresh_connection(sy, manifest, name)   -> Connection   refresh under the store lock
     refresh_now(sy, manifest, name)          -> (method, expires_at)   ``synthral refresh``
     app_credentials(sy, manifest)            -> ClientApp    the OAuth app (env or configure)
+    check_shadowing(sy, manifest, conn)      -> None         refuses a connection a user manifest
+                                                              would send elsewhere (issue 14)
 
 Putting new credentials in the store is ``authorize.py``.
 
@@ -30,6 +32,7 @@ from .binding import (
     bound_origins,
     bundled_manifest,
     check_settings,
+    connection_origins,
     default_origins,
     endpoint_origins,
 )
@@ -123,6 +126,37 @@ def app_binding(
         + (", ".join(dict.fromkeys(vouched)) or "its bundled endpoints")
         + f", and the user manifest {manifest.source} moves the token endpoint",
         rebind=f"Remove that manifest, or give its app as {client_id_var(slug)} and {client_secret_var(slug)}.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Which manifest a stored connection may be used with
+
+
+def check_shadowing(sy: Synthral, manifest: Manifest, conn: Connection) -> None:
+    """Refuse (exit 3), before anything is sent, a stored connection when ``manifest`` is a user
+    manifest that replaces the bundled one and would send it to an origin it is not bound to (its
+    recorded ``origins``, or for an older row the bundled manifest's). The same origins are
+    enforced on every request (``binding.py``); this says it first, in the manifest's terms."""
+    info = manifest.shadowing
+    if info is None or not info.changed:
+        return
+    reference = bound_origins(sy, manifest, conn)
+    new = [o for o in connection_origins(manifest, {**conn.config, **conn.secrets}) if o not in reference]
+    if not new:
+        return
+    slug, name = manifest.slug, conn.name
+    app = (
+        f" (with its own app in {client_id_var(slug)}/{client_secret_var(slug)})"
+        if info.auth_changed and manifest.auth_type == "oauth2"
+        else ""
+    )
+    raise AuthError(
+        f"Refusing to send the {slug} credentials to {', '.join(new)}: the user manifest {info.source} "
+        f"replaces the bundled {slug} connector, and the {name!r} connection is bound to "
+        f"{', '.join(reference) or 'no origin'}.",
+        f"If you trust that manifest, authorize under it{app}: {_authorize_cmd(slug, name)}; "
+        f"otherwise remove {info.source}.",
     )
 
 
@@ -226,6 +260,7 @@ def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Cr
             f"No {slug} connection {connection!r} yet.",
             f"Run: {_authorize_cmd(slug, connection)} (or set {token_var(slug)}).",
         )
+    check_shadowing(sy, manifest, conn)
     if conn.needs_reauth:
         raise AuthError(
             f"The {slug} connection {connection!r} needs to be authorized again (its refresh was refused).",
@@ -341,6 +376,7 @@ def refresh_connection(
             raise AuthError(
                 f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}"
             )
+        check_shadowing(sy, manifest, conn)
         if stale_access_token is not None and conn.secrets.get("access_token") != stale_access_token:
             return conn  # another process refreshed it already
         if not force and not _expiring(conn):

@@ -6,7 +6,8 @@
      │    └── ManifestError     invalid manifest
      ├── AuthError        3  not authorized: no connection, refresh refused, re-authorization needed
      ├── NetworkError     4  network failure or timeout
-     └── StoreError       5  local store problem: wrong key, unreadable or foreign store file
+     └── StoreError       5  local store problem: wrong key, unreadable or foreign store file,
+                            a config directory or manifest folder that is not private
 
 Core code raises these; only ``app.py`` renders them: one line for what happened (``message``),
 one for what to do next (``hint``), then exits with ``exit_code``.
@@ -74,7 +75,8 @@ class NetworkError(SynthralError):
 
 
 class StoreError(SynthralError):
-    """Local store problem: wrong key, corrupt or foreign file, unreadable key."""
+    """Local store problem: wrong key, corrupt or foreign file, unreadable key, or a config
+    directory or manifest folder that is not the user's own or is writable by others."""
 
     exit_code = 5
 

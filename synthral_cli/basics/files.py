@@ -3,8 +3,11 @@
 ``check_private(path, what)`` is synthral's StrictModes (after ssh's): a file or directory that
 synthral reads secrets or instructions from must belong to the user (or root) and must not be
 writable by group or others; a symlink there must be the user's own and lead to such a file. Any
-layer may call it before trusting a path (the store and its key file do; the config directory and
-manifest folders can). It raises ``StoreError`` (exit 5) naming the path and the command to run.
+layer may call it before trusting a path: the store and its key file, the config directory and
+every manifest folder (on every command that reads them, the fast path included: one ``lstat`` in
+the common case); ``check_stat`` applies the same rule to a ``stat`` the caller already has (each
+user manifest file). It raises ``StoreError`` (exit 5) naming the path and the command to run. On
+Windows, where modes and owners do not say who may write (ACLs do), nothing is checked.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 
 from .errors import StoreError
 from .settings import make_private_dirs
+
+POSIX = hasattr(os, "getuid")
 
 
 def _owner_ok(uid: int) -> bool:
@@ -37,6 +42,8 @@ def check_private(path: Path, what: str) -> None:
     lead to an existing file; the file (or directory) itself must be owned by the user or root and
     not be group/world-writable. Read bits are the caller's business (it may tighten them).
     """
+    if not POSIX:
+        return
     try:
         link = os.lstat(path)
     except FileNotFoundError:
@@ -63,8 +70,16 @@ def check_private(path: Path, what: str) -> None:
                 f"{what} {path} is a symlink to {target}, which cannot be reached: {exc.strerror}.",
                 f"Remove the symlink (rm {path}) or fix its target.",
             ) from None
-    st = os.stat(path)
-    shown = path if not stat.S_ISLNK(link.st_mode) else Path(os.path.realpath(path))
+    if stat.S_ISLNK(link.st_mode):
+        check_stat(os.stat(path), Path(os.path.realpath(path)), what)
+    else:
+        check_stat(link, path, what)
+
+
+def check_stat(st: os.stat_result, shown: Path | str, what: str) -> None:
+    """The owner and mode rule of ``check_private`` for a ``stat`` the caller already has."""
+    if not POSIX:
+        return
     if not _owner_ok(st.st_uid):
         raise StoreError(
             f"{what} {shown} is owned by another user (uid {st.st_uid}); synthral only trusts your own files.",

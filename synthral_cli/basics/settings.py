@@ -30,6 +30,7 @@ STORE_FILENAME = "store.db"
 KEY_FILENAME = "store.key"
 USER_MANIFESTS_DIRNAME = "manifests"
 CACHE_DIRNAME = "cache"
+CACHE_KEY_FILENAME = "cache.key"
 
 
 def slug_env_prefix(slug: str) -> str:
@@ -111,6 +112,12 @@ class Paths:
     def cache_dir(self) -> Path:
         return self.config_dir / CACHE_DIRNAME
 
+    @property
+    def cache_key(self) -> Path:
+        """The random key that authenticates the catalogue cache (outside the cache folder, so a
+        cache folder copied or restored from elsewhere is not trusted)."""
+        return self.config_dir / CACHE_KEY_FILENAME
+
 
 class Settings:
     """What the environment says, read once. Tests build one from a dict."""
@@ -127,8 +134,25 @@ class Settings:
 
     @property
     def extra_manifest_dirs(self) -> list[Path]:
+        """The folders of ``SYNTHRAL_MANIFESTS_PATH``. A relative entry is refused: it would be
+        read from whatever the current directory is (a checked-out repository in CI)."""
         raw = self.env.get(MANIFESTS_PATH, "")
-        return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+        dirs = []
+        for entry in raw.split(os.pathsep):
+            if not entry:
+                continue
+            d = Path(entry).expanduser()
+            if not d.is_absolute():
+                from .errors import UsageError
+
+                raise UsageError(
+                    f"{MANIFESTS_PATH} has the relative entry {entry!r}; synthral does not read "
+                    "manifests relative to the current directory.",
+                    f"Use an absolute path, e.g. {MANIFESTS_PATH}={os.path.abspath(d)} "
+                    "(only if you trust every manifest in it).",
+                )
+            dirs.append(d)
+        return dirs
 
     @property
     def store_key(self) -> str | None:

@@ -1,12 +1,17 @@
 """The catalogue: bundled manifests, then connectors described in code (plugins, see
 ``actions/registry.py``), then ``<config>/manifests/``, then each folder of
 ``SYNTHRAL_MANIFESTS_PATH``; a later manifest with the same slug replaces an earlier one, except
-that a plugin never replaces a bundled connector (it is refused, ``Catalogue.notices``). A broken
-user manifest is reported (``Catalogue.problems``) and skipped.
+that a plugin never replaces a bundled connector (it is refused, ``Catalogue.notices``). A
+broken user manifest is reported (``Catalogue.problems``) and skipped. A user manifest that
+replaces a bundled one is recorded in ``Catalogue.shadowed`` (with the hosts it changes) for the
+caller to announce, and its ``Manifest.shadowing`` lets the credential layer refuse secrets
+stored for the bundled connector. User manifest folders and files must be the user's own and
+not writable by others (``basics.files``), or loading stops with exit 5.
 
 Parsing YAML and validating is slow (hundreds of ms for the catalogue), so each folder's parsed
-and validated manifests are cached as JSON under ``<config>/cache/``, keyed on the names, sizes
-and modification times of its files. Listing the catalogue reads only small summaries.
+and validated manifests are cached under ``<config>/cache/`` (``cache.py``: authenticated, so an
+edited cache file is rebuilt, never trusted), keyed on the names, sizes, inodes and change and
+modification times of its files. Listing the catalogue reads only small summaries.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from functools import cached_property
 from pathlib import Path
 
 from ..basics.errors import UsageError
-from ..basics.settings import make_private_dirs
+from ..basics.files import POSIX, check_private, check_stat
+from .cache import CacheFiles
 from .manifest import SCHEMA_VERSION, Manifest, _manifest_files, bundled_dir, summarize
 from .syntax import _did_you_mean
 
@@ -27,63 +33,62 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from collections.abc import Iterator
     from typing import Any
 
-CACHE_FORMAT = 6
+    from .origins import ShadowInfo
+
+CACHE_FORMAT = 7
 
 
 def _digest(text: str) -> str:
-    """A 64-bit checksum (CRC-32 + Adler-32) for cache keys; not security, and cheaper to import
-    than hashlib, which loads OpenSSL."""
+    """A 64-bit checksum (CRC-32 + Adler-32) for cache keys and file names; the cache's integrity
+    is the MAC in ``cache.py``, not this."""
     data = text.encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
-def _fingerprint(entries: list[os.DirEntry[str]]) -> str:
-    """Names, sizes and modification times of a folder's manifest files, as one checksum."""
+def _fingerprint(entries: list[os.DirEntry[str]], *, trusted: bool) -> str:
+    """Names, sizes, inodes and change/modification times of a folder's manifest files, as one
+    checksum (the change time cannot be set back, so an edit that restores the modification time
+    is still seen). In a user folder each file must be the user's own and not writable by others."""
     parts = []
+    check = not trusted and POSIX
+    owners = (os.getuid(), 0) if check else ()
     for e in entries:
         try:
             st = e.stat()
         except OSError:
             continue
-        parts.append(f"{e.name}\0{st.st_size}\0{st.st_mtime_ns}")
+        if check and (st.st_uid not in owners or st.st_mode & 0o022):
+            check_stat(st, e.path, "the manifest file")  # raises, naming the fix
+        parts.append(f"{e.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}")
     return f"{len(parts)}:{_digest(chr(10).join(parts))}"
 
 
-def _cache_file(cache_dir: Path, folder: Path, kind: str) -> Path:
-    return cache_dir / f"catalogue-{_digest(str(folder.resolve()))}.{kind}.json"
+def _cache_name(folder: Path, kind: str) -> str:
+    return f"catalogue-{_digest(str(folder.resolve()))}.{kind}.json"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Best effort: a cache that cannot be written is simply rebuilt next time."""
-    import tempfile
-
-    try:
-        make_private_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    _write_atomic(path, json.dumps(data, separators=(",", ":")))
-
-
-def _read_index(path: Path, key: list[Any]) -> tuple[dict[str, str], dict[str, str], list[str]] | None:
+def _read_index(
+    cache: CacheFiles, name: str, key: list[Any]
+) -> tuple[dict[str, str], dict[str, str], list[str], str] | None:
     """The cached index if it was built for ``key``: line 1 is a JSON header (key, slugs, files,
-    problems); each following line is one rendered summary, in the header's slug order. Reading
-    lines is much cheaper than JSON-decoding thousands of summaries."""
+    problems), line 2 the origins of each manifest (parsed only when needed); each following line
+    is one rendered summary, in the header's slug order. Reading lines is much cheaper than
+    JSON-decoding thousands of summaries."""
+    text = cache.read(name)
+    if text is None:
+        return None
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            lines = f.read().split("\n")
+        lines = text.split("\n")
         header = json.loads(lines[0])
         if header.get("key") != key:
             return None
-        rendered = dict(zip(header["slugs"], lines[1:], strict=True))
-        return rendered, dict(header["files"]), list(header["problems"])
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        rendered = dict(zip(header["slugs"], lines[2:], strict=True))
+        return rendered, dict(header["files"]), list(header["problems"]), lines[1]
+    except (ValueError, AttributeError, KeyError, TypeError, IndexError):
         return None
 
 
@@ -106,7 +111,9 @@ class FolderIndex:
         fragments: dict[str, str],  # slug -> rendered summary
         files: dict[str, str],  # slug -> file name, only where it is not <slug>.yaml
         problems: list[str],
-        cache_dir: Path | None,
+        origins_text: str,  # JSON: slug -> {url field: origin}
+        cache: CacheFiles | None,
+        key: list[Any],
         full: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.folder = folder
@@ -114,13 +121,20 @@ class FolderIndex:
         self.fragments = fragments
         self.files = files
         self.problems = problems
-        self.cache_dir = cache_dir
+        self._origins_text = origins_text
+        self.cache = cache
+        self.key = key
         self._full = full
 
     @cached_property
     def summaries(self) -> dict[str, dict[str, Any]]:
         parsed = json.loads("[" + ",".join(self.fragments.values()) + "]")
         return dict(zip(self.fragments, parsed, strict=True))
+
+    @cached_property
+    def origins(self) -> dict[str, dict[str, str]]:
+        """slug -> {url field: origin template}."""
+        return dict(json.loads(self._origins_text))
 
     def file_name(self, slug: str) -> str:
         return self.files.get(slug, slug + ".yaml")
@@ -132,11 +146,13 @@ class FolderIndex:
     def full(self, slug: str) -> dict[str, Any]:
         if self._full is None:
             data = None
-            if self.cache_dir is not None:
+            name = _cache_name(self.folder, "full")
+            text = self.cache.read(name) if self.cache is not None else None
+            if text is not None:
                 try:
-                    with open(_cache_file(self.cache_dir, self.folder, "full"), encoding="utf-8") as f:
-                        data = json.load(f)
-                except (OSError, ValueError):
+                    cached = json.loads(text)
+                    data = cached["docs"] if cached["key"] == self.key else None
+                except (ValueError, TypeError, KeyError):
                     data = None
             if not isinstance(data, dict) or set(data) != set(self.fragments):
                 from .validation import validate_file
@@ -146,8 +162,8 @@ class FolderIndex:
                     doc, _ = validate_file(self.folder / self.file_name(s))
                     if doc is not None:
                         data[s] = doc
-                if self.cache_dir is not None:
-                    _write_json_atomic(_cache_file(self.cache_dir, self.folder, "full"), data)
+                if self.cache is not None:
+                    self.cache.write(name, _dumps({"key": self.key, "docs": data}))
             self._full = data
         return self._full[slug]
 
@@ -156,27 +172,35 @@ class CodeIndex(FolderIndex):
     """Connectors described in code (plugins): already validated manifests, each with a source."""
 
     def __init__(self, docs: dict[str, dict[str, Any]], sources: dict[str, str]) -> None:
+        from .origins import origins
+
         fragments = {slug: render_summary(summarize(doc)) for slug, doc in docs.items()}
-        super().__init__(Path(), False, fragments, {}, [], None, docs)
+        where = _dumps({slug: origins(doc) for slug, doc in docs.items()})
+        super().__init__(Path(), False, fragments, {}, [], where, None, [], docs)
         self.sources = sources
 
     def source(self, slug: str) -> str:
         return self.sources[slug]
 
 
-def index_folder(folder: Path, *, bundled: bool, cache_dir: Path | None) -> FolderIndex:
+def index_folder(folder: Path, *, bundled: bool, cache: CacheFiles | None) -> FolderIndex:
     entries = _manifest_files(folder)
-    fp = _fingerprint(entries)
+    fp = _fingerprint(entries, trusted=bundled)
     key = [CACHE_FORMAT, SCHEMA_VERSION, _code_version(), str(folder), fp]
-    if cache_dir is not None and entries:
-        cached = _read_index(_cache_file(cache_dir, folder, "index"), key)
+    name = _cache_name(folder, "index")
+    if cache is not None and entries:
+        cached = _read_index(cache, name, key)
         if cached is not None:
-            return FolderIndex(folder, bundled, *cached, cache_dir)
+            return FolderIndex(folder, bundled, *cached, cache, key)
+    if not entries:  # no folder, or no manifests in it: nothing to parse or validate
+        return FolderIndex(folder, bundled, {}, {}, [], "{}", cache, key, {})
+    from .origins import origins
     from .validation import validate_file
 
     fragments: dict[str, str] = {}
     files: dict[str, str] = {}  # only where the file is not <slug>.yaml
     full: dict[str, dict[str, Any]] = {}
+    where: dict[str, dict[str, str]] = {}
     problems: list[str] = []
     for e in entries:
         doc, errs = validate_file(Path(e.path))
@@ -187,11 +211,13 @@ def index_folder(folder: Path, *, bundled: bool, cache_dir: Path | None) -> Fold
         if e.name != doc["slug"] + ".yaml":
             files[doc["slug"]] = e.name
         full[doc["slug"]] = doc
-    if cache_dir is not None and entries:
-        _write_json_atomic(_cache_file(cache_dir, folder, "full"), full)
+        where[doc["slug"]] = origins(doc)
+    origins_text = _dumps(where)
+    if cache is not None:
+        cache.write(_cache_name(folder, "full"), _dumps({"key": key, "docs": full}))
         header = {"key": key, "slugs": list(fragments), "files": files, "problems": problems}
-        _write_atomic(_cache_file(cache_dir, folder, "index"), "\n".join([json.dumps(header), *fragments.values()]))
-    return FolderIndex(folder, bundled, fragments, files, problems, cache_dir, full)
+        cache.write(name, "\n".join([json.dumps(header), origins_text, *fragments.values()]))
+    return FolderIndex(folder, bundled, fragments, files, problems, origins_text, cache, key, full)
 
 
 def _code_version() -> str:
@@ -202,7 +228,8 @@ def _code_version() -> str:
 
 class Catalogue:
     """The merged catalogue. ``problems`` are broken user manifests (reported, then skipped);
-    ``notices`` the plugins that were skipped or refused, one line each."""
+    ``notices`` the plugins that were skipped or refused, one line each; ``shadowed`` the user
+    manifests that replace bundled ones (announced, see ``ShadowInfo``)."""
 
     def __init__(self, folders: list[FolderIndex] | None = None, notices: list[str] | None = None) -> None:
         self.folders = folders or []
@@ -219,6 +246,22 @@ class Catalogue:
     @property
     def problems(self) -> list[str]:
         return [p for idx in self.folders for p in idx.problems]
+
+    @cached_property
+    def shadowed(self) -> dict[str, ShadowInfo]:
+        """slug -> the user manifest that replaces its bundled manifest, and the hosts it changes."""
+        bundled = next((idx for idx in self.folders if idx.bundled), None)
+        if bundled is None:
+            return {}
+        found = [(s, idx) for s, idx in self._owner.items() if not idx.bundled and s in bundled.fragments]
+        if not found:
+            return {}
+        from .origins import ShadowInfo  # only here: the common listing never needs it
+
+        return {
+            slug: ShadowInfo(slug, idx.source(slug), bundled.origins.get(slug, {}), idx.origins.get(slug, {}))
+            for slug, idx in found
+        }
 
     def slugs(self) -> list[str]:
         return sorted(self._owner)
@@ -240,7 +283,7 @@ class Catalogue:
                 f"Unknown connector {slug!r}.{_did_you_mean(slug, self.slugs())}",
                 "See them all with: synthral connectors list",
             )
-        return Manifest(idx.full(slug), idx.source(slug), idx.bundled)
+        return Manifest(idx.full(slug), idx.source(slug), idx.bundled, shadowing=self.shadowed.get(slug))
 
     def __iter__(self) -> Iterator[Manifest]:
         return (self.get(s) for s in self.slugs())
@@ -251,10 +294,18 @@ def load_catalogue(
     cache_dir: Path | None,
     described: list[tuple[dict[str, Any], str, str]] | None = None,
     notices: list[str] | None = None,
+    *,
+    cache_key: Path | None = None,
 ) -> Catalogue:
-    """``described``: ``(manifest, source, label)`` of connectors written in code; one with a
-    bundled connector's slug, or a slug another plugin took first, is refused with a notice."""
-    bundled = index_folder(bundled_dir(), bundled=True, cache_dir=cache_dir)
+    """The bundled manifests, then connectors written in code, then each of ``user_dirs``.
+
+    ``described``: ``(manifest, source, label)`` of connectors written in code; one with a bundled
+    connector's slug, or a slug another plugin took first, is refused with a notice. The cache
+    lives in ``cache_dir``, authenticated with the key at ``cache_key``; without both, nothing is
+    cached. A user folder that is not the user's own or is writable by others raises
+    ``StoreError`` (exit 5)."""
+    cache = CacheFiles(cache_dir, cache_key) if cache_dir is not None and cache_key is not None else None
+    bundled = index_folder(bundled_dir(), bundled=True, cache=cache)
     folders = [bundled]
     notices = list(notices or [])
     if described:
@@ -271,6 +322,7 @@ def load_catalogue(
         folders.append(CodeIndex(docs, sources))
     seen = {bundled_dir().resolve()}
     for d in user_dirs:
+        check_private(d, "the manifest folder")
         try:
             resolved = d.resolve()
         except OSError:
@@ -278,5 +330,18 @@ def load_catalogue(
         if resolved in seen:
             continue
         seen.add(resolved)
-        folders.append(index_folder(d, bundled=False, cache_dir=cache_dir))
+        folders.append(index_folder(d, bundled=False, cache=cache))
     return Catalogue(folders, notices)
+
+
+def load_bundled(slug: str, cache_dir: Path | None, cache_key: Path | None) -> Manifest | None:
+    """The manifest shipped with synthral for ``slug``, whatever user manifests say (through the
+    same authenticated cache)."""
+    folder = bundled_dir()
+    if not (folder / f"{slug}.yaml").is_file():  # bundled manifests are named after their slug
+        return None
+    cache = CacheFiles(cache_dir, cache_key) if cache_dir is not None and cache_key is not None else None
+    idx = index_folder(folder, bundled=True, cache=cache)
+    if slug not in idx.fragments:
+        return None
+    return Manifest(idx.full(slug), idx.source(slug), True)

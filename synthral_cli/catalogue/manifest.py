@@ -19,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
+    from .origins import ShadowInfo
+
 SCHEMA_VERSION = 1
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CATEGORIES = (
@@ -200,12 +202,16 @@ class Action:
 
 
 class Manifest:
-    """One connector. ``raw`` is the validated manifest; ``source`` the file it came from."""
+    """One connector. ``raw`` is the validated manifest; ``source`` the file it came from;
+    ``shadowing`` is set when it is a user manifest that replaces a bundled one."""
 
-    def __init__(self, raw: dict[str, Any], source: str = "", bundled: bool = True) -> None:
+    def __init__(
+        self, raw: dict[str, Any], source: str = "", bundled: bool = True, *, shadowing: ShadowInfo | None = None
+    ) -> None:
         self.raw = raw
         self.source = source
         self.bundled = bundled
+        self.shadowing = shadowing
 
     def __repr__(self) -> str:
         return f"Manifest({self.raw.get('slug')!r})"

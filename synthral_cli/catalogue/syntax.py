@@ -19,10 +19,32 @@ def _did_you_mean(word: str, choices: list[str], n: int = 3) -> str:
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
+# Where an anchor (&a) or alias (*a) can start: after a separator, never inside a word or a URL.
+_ANCHOR_OR_ALIAS = re.compile(r"(?<![^\s\[{,:\ufeff])[&*][^\s\[\]{},]")
+
+
+class YAMLAliasError(ValueError):
+    """An anchor or alias in a manifest or flow file (refused before anything is expanded).
+    ``problem`` and ``problem_mark`` read like PyYAML's errors, so callers report it the same way."""
+
+    problem = "anchors and aliases (&name, *name) are not allowed here; write each value out"
+
+    def __init__(self, mark: Any) -> None:
+        self.problem_mark = mark
+        super().__init__(f"line {mark.line + 1}: {self.problem}")
+
+
 def _yaml_load(text: str) -> Any:
+    """One YAML document with the C loader. Anchors and aliases are refused without expanding
+    them (a few KB of nested aliases expand to gigabytes): text that might hold one is first
+    read as an event stream, which never builds the aliased values."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if _ANCHOR_OR_ALIAS.search(text):
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise YAMLAliasError(event.start_mark)
     return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
 
 

@@ -23,23 +23,27 @@ class Runtime:
         if self._sy is None:
             from ..api import Synthral
 
-            self._sy = Synthral(env=self.env)
+            self._sy = Synthral(env=self.env, on_catalogue=self._announce)
         return self._sy
 
     @property
     def catalogue(self) -> Any:
-        """The catalogue; broken user manifests (file and field) and skipped or refused connector
-        plugins (entry-point name, package and error) are reported once."""
-        first = "catalogue" not in self.sy.__dict__
-        cat = self.sy.catalogue
-        if first:
-            from . import ui
+        return self.sy.catalogue
 
-            for problem in cat.problems:
-                ui.warn(f"skipped a broken manifest: {problem}")
-            for notice in cat.notices:
-                ui.warn(notice)
-        return cat
+    @staticmethod
+    def _announce(catalogue: Any) -> None:
+        """Once per command, when the catalogue is loaded (by any command, through any path):
+        broken user manifests (file and field, then skipped), skipped or refused connector
+        plugins (entry-point name, package and error), and user manifests that replace a bundled
+        connector (and which of its hosts they change)."""
+        from . import ui
+
+        for problem in catalogue.problems:
+            ui.warn(f"skipped a broken manifest: {problem}")
+        for notice in catalogue.notices:
+            ui.warn(notice)
+        for info in catalogue.shadowed.values():
+            ui.warn(info.notice())
 
     def flush_notices(self) -> None:
         """Say, once, what the core recorded for the user (e.g. that the store key went to a file

@@ -85,6 +85,7 @@ class SqliteBackend:
         from ..basics.files import check_private, ensure_private_dir
 
         path = settings.paths.store
+        check_private(settings.paths.config_dir, "the config directory")  # issue 14: it is ours
         ensure_private_dir(path.parent)
         check_private(path, "the store")
         if path.is_dir():
