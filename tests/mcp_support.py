@@ -147,6 +147,7 @@ class HttpServer:
             self.proc.stdin.write(stdin)
         assert self.proc.stdin is not None
         self.proc.stdin.close()
+        self.proc.stdin = None  # communicate() must not flush it
         self.lines: list[str] = []
         self.url = ""
         deadline = time.monotonic() + 60
@@ -161,7 +162,8 @@ class HttpServer:
                 self.url = m.group(1)
                 return
         self.proc.kill()
-        raise AssertionError("synthral mcp did not start: " + "".join(self.lines))
+        _, rest = self.proc.communicate()
+        raise AssertionError("synthral mcp did not start: " + "".join(self.lines) + rest)
 
     def stop(self) -> tuple[int, str, str]:
         """Ctrl-C, then the exit code, stdout and the rest of stderr."""

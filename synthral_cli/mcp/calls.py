@@ -51,7 +51,7 @@ def error_result(message: str, hint: str | None = None, body: Any = None) -> dic
     """An ``isError`` result: the message, the hint on its own line, then the provider's body."""
     text = redact.redact(message) + (f"\n{redact.redact(hint)}" if hint else "")
     content = [{"type": "text", "text": text}]
-    if body not in (None, "", [], {}):
+    if isinstance(body, (dict, list)) and body:  # a text body is already in the message
         shown = _text(scrub(body))
         if len(shown) > PROVIDER_BODY_LIMIT:
             shown = shown[:PROVIDER_BODY_LIMIT] + " ..."
@@ -136,12 +136,15 @@ def check_params(entry: Entry, params: dict[str, Any]) -> None:
 
 
 _CLI_HINT = re.compile(r"(^|\s)-p\s|--data\b")
+_LIST_ACTIONS = re.compile(r"synthral connectors actions ([a-z0-9-]+)")
 
 
 def mcp_hint(hint: str | None) -> str | None:
     """The core's hints speak to a shell user (``-p name=...``); an MCP client has none."""
     if hint and _CLI_HINT.search(hint):
         return "Fix the arguments as the tool's inputSchema describes."
+    if hint:
+        return _LIST_ACTIONS.sub(r"describe_action (connector \1)", hint)
     return hint
 
 
