@@ -37,6 +37,7 @@ class Row:
     target: str = ""
     ok: bool | None = None
     note: str = ""
+    block: str = "bench"  # the README block it is written to (<!-- bench:start --> ...)
 
     def verdict(self) -> str:
         return "" if self.ok is None else ("PASS" if self.ok else "MISS")
@@ -304,6 +305,13 @@ def concurrency(args: argparse.Namespace, tmp: Path) -> list[Row]:
         server.stop()
 
 
+@bench
+def mcp(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    import bench_mcp  # bench/ is on sys.path when this file runs as a script
+
+    return bench_mcp.rows(args, tmp, sys.modules[__name__])
+
+
 def render(rows: list[Row]) -> str:
     lines = [
         "| measurement | median | target | result | note |",
@@ -320,16 +328,19 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-def update_readme(table: str, when: str) -> None:
+def update_readme(rows: list[Row], when: str) -> None:
+    """Rewrite each README block that this run measured rows for (``--only`` leaves the others)."""
     readme = REPO / "README.md"
     text = readme.read_text()
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    if start not in text:
-        raise SystemExit("README.md has no <!-- bench:start --> marker")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    block = f"{start}\nMeasured {when} on {machine()} by `bench/run.py`:\n\n{table}\n{end}"
-    readme.write_text(head + block + tail)
+    for name in dict.fromkeys(r.block for r in rows):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start not in text:
+            raise SystemExit(f"README.md has no {start} marker")
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        table = render([r for r in rows if r.block == name])
+        text = head + f"{start}\nMeasured {when} on {machine()} by `bench/run.py`:\n\n{table}\n{end}" + tail
+    readme.write_text(text)
 
 
 def main() -> None:
@@ -364,7 +375,7 @@ def main() -> None:
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=1))
     if args.update_readme and not args.quick:
-        update_readme(table, time.strftime("%Y-%m-%d"))
+        update_readme(rows, time.strftime("%Y-%m-%d"))
     misses = [r.name for r in rows if r.ok is False]
     if misses:
         print(f"bench: MISS: {', '.join(misses)}", file=sys.stderr)

@@ -12,7 +12,17 @@ import subprocess
 import pytest
 
 from tests.authserver import oauth_server, provider  # noqa: F401
-from tests.mcp_support import CLIENT_DIR, TOKEN, HttpServer, client_installed, mcpbin, node, run_client, stdio_plan, texts  # noqa: F401,E501
+from tests.mcp_support import (
+    CLIENT_DIR,
+    TOKEN,
+    HttpServer,
+    client_installed,
+    mcpbin,  # noqa: F401
+    node,
+    run_client,
+    stdio_plan,
+    texts,
+)
 
 SERVER_ARGS = ["--connector", "mcpbin", "--connector", "mcpother", "--connector", "testprov"]
 STEPS = [
@@ -113,11 +123,14 @@ def test_a_destructive_tool_runs_only_after_the_user_confirms(transport, mcpbin,
             assert result["isError"] is True and "the user did not confirm it (decline)" in texts(result)
 
 
-def test_meta_tools_only_over_stdio_is_a_small_tools_list(config_dir, tmp_path):
+def test_meta_tools_only_is_a_small_tools_list_and_the_whole_catalogue_lists(config_dir, tmp_path):
     report = run_client(stdio_plan(["--tools", "meta", "--all"], [{"op": "list"}]), tmp_path)
     tools = report["steps"][0]["tools"]
     assert [t["name"] for t in tools] == ["call_action", "describe_action", "search_actions"]
     assert len(json.dumps({"tools": tools}, separators=(",", ":"))) < 4000
+    everything = run_client(stdio_plan(["--all", "--allow-files"], [{"op": "list"}]), tmp_path)
+    names = [t["name"] for t in everything["steps"][0]["tools"]]  # each one parsed by the SDK's schema
+    assert len(names) > 590 and "slack__send_message" in names and "smtp__send_raw_email" in names
 
 
 def test_http_with_a_bearer_token(mcpbin, tmp_path):
@@ -152,3 +165,52 @@ def test_the_official_conformance_suite_passes_what_applies(mcpbin, tmp_path):
     for scenario in ("server-initialize", "ping", "tools-list", "server-sse-multiple-streams",
                      "dns-rebinding-protection"):
         assert f"✓ {scenario}:" in p.stdout, scenario
+
+
+def test_the_http_app_factory_serves_inside_another_starlette_app(mcpbin, tmp_path):
+    """What ``synthral serve`` does: its own routes, MCP at /mcp, the MCP lifespan inside its own."""
+    import contextlib
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from synthral_cli.api import Synthral
+    from synthral_cli.mcp.http import McpHttpApp
+    from synthral_cli.mcp.server import ServerOptions
+    from synthral_cli.mcp.tools import Selection
+
+    mcp_app = McpHttpApp(Synthral(), ServerOptions(selection=Selection(connectors=["mcpbin"])))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with mcp_app.lifespan():
+            yield
+
+    host_app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("the host app")),
+                                 mcp_app.route("/mcp")], lifespan=lifespan)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(host_app, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        deadline = 50
+        while not server.started and deadline:
+            threading.Event().wait(0.1)
+            deadline -= 1
+        assert httpx.get(url + "/").text == "the host app"
+        report = run_client({"transport": "http", "url": url + "/mcp",
+                             "steps": [{"op": "list"}, {"op": "call", "name": "mcpbin__whoami"}]}, tmp_path)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    assert "mcpbin__whoami" in [t["name"] for t in report["steps"][0]["tools"]]
+    assert report["steps"][1]["result"]["structuredContent"] == {"authenticated": True, "token": "***"}

@@ -2,7 +2,7 @@
 at ``/mcp``), a bearer-token check, and a uvicorn runner bound to loopback by default.
 
     app = McpHttpApp(sy, options, host="127.0.0.1", token=None)
-    app.asgi                  # the endpoint: mount it (Route/Mount) wherever MCP should answer
+    app.route("/mcp")         # a Starlette Route for the endpoint (``app.asgi`` is the bare ASGI app)
     app.lifespan()            # async context manager: enter it in the host app's lifespan
     app.starlette("/mcp")     # a standalone Starlette app doing both
 
@@ -110,24 +110,31 @@ class McpHttpApp:
         self.asgi = BearerAuth(endpoint, token) if token else endpoint
 
     def lifespan(self) -> Any:
-        """Run the session manager; the app answers only while this is entered (once)."""
-        return self.manager.run()
-
-    def starlette(self, path: str = "/mcp") -> Any:
+        """An async context manager running the session manager (the endpoint answers only while
+        it is entered, once) and closing the tools' HTTP client at the end."""
         from contextlib import asynccontextmanager
 
-        from starlette.applications import Starlette
-        from starlette.routing import Route
-
         @asynccontextmanager
-        async def lifespan(app: Any) -> Any:
+        async def running() -> Any:
             try:
-                async with self.lifespan():
+                async with self.manager.run():
                     yield
             finally:
                 self.tools.close()
 
-        return Starlette(routes=[Route(path, endpoint=self.asgi)], lifespan=lifespan)
+        return running()
+
+    def route(self, path: str = "/mcp") -> Any:
+        """A Starlette ``Route`` answering MCP at exactly ``path`` (no redirect to ``path/``)."""
+        from starlette.routing import Route
+
+        return Route(path, endpoint=self.asgi)
+
+    def starlette(self, path: str = "/mcp") -> Any:
+        """A standalone Starlette app: the endpoint at ``path`` and the lifespan."""
+        from starlette.applications import Starlette
+
+        return Starlette(routes=[self.route(path)], lifespan=lambda app: self.lifespan())
 
 
 def serve_http(

@@ -1,0 +1,142 @@
+"""The MCP rows of bench/run.py (``--only mcp``): how fast ``synthral mcp`` answers an agent.
+
+- start-up: from process start to the answers of ``initialize`` + ``tools/list`` over stdio, for
+  the whole bundled catalogue as tools (``--all``) and for the meta tools alone;
+- tool-call overhead: the median round trip of a ``tools/call`` to a local httpbin in a warm
+  server, minus the median of the same request made directly with a warm ``httpx.Client``.
+
+The client side is a minimal JSON-RPC-over-pipes loop, so what is measured is the server.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+class StdioSession:
+    """``synthral mcp ARGS`` with newline-delimited JSON-RPC on its stdin/stdout."""
+
+    def __init__(self, synthral: str, args: list[str], env: dict[str, str]) -> None:
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen([synthral, "mcp", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self.next_id = 0
+
+    def send(self, method: str, params: dict[str, Any] | None = None, notify: bool = False) -> None:
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            msg["params"] = params
+        if not notify:
+            self.next_id += 1
+            msg["id"] = self.next_id
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise SystemExit(f"bench: synthral mcp closed its stdout: {err[-800:]}")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise SystemExit(f"bench: synthral mcp answered an error: {answer['error']}")
+        return answer
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.send(method, params)
+        return self.receive()
+
+    def initialize(self) -> list[dict[str, Any]]:
+        self.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                    "clientInfo": {"name": "bench", "version": "1"}})
+        self.send("notifications/initialized", notify=True)
+        tools: list[dict[str, Any]] = self.request("tools/list")["result"]["tools"]
+        return tools
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def startup_ms(synthral: str, args: list[str], env: dict[str, str], runs: int) -> tuple[float, int, int]:
+    """Median ms to the tools/list answer, the number of tools and the answer's size in characters."""
+    samples, count, size = [], 0, 0
+    for i in range(runs + 2):
+        session = StdioSession(synthral, args, env)
+        tools = session.initialize()
+        elapsed = (time.perf_counter() - session.started) * 1000
+        session.close()
+        if i >= 2:  # two warm-ups: the catalogue cache, the OS page cache
+            samples.append(elapsed)
+        count, size = len(tools), len(json.dumps({"tools": tools}, separators=(",", ":")))
+    return statistics.median(samples), count, size
+
+
+def call_overhead(synthral: str, env: dict[str, str], url: str, token: str, calls: int) -> tuple[float, float]:
+    """Median ms of a warm tools/call and of the same request with a warm httpx client."""
+    import httpx
+
+    session = StdioSession(synthral, ["--connector", "benchbin"], env)
+    session.initialize()
+    args = {"name": "benchbin__bearer", "arguments": {}}
+    mcp_samples = []
+    for i in range(calls + 20):
+        start = time.perf_counter()
+        answer = session.request("tools/call", args)
+        if i >= 20:
+            mcp_samples.append((time.perf_counter() - start) * 1000)
+        if answer["result"].get("isError"):
+            raise SystemExit(f"bench: the tool call failed: {answer['result']}")
+    session.close()
+    direct = []
+    with httpx.Client(timeout=30) as client:
+        for i in range(calls + 20):
+            start = time.perf_counter()
+            client.get(f"{url}/bearer", headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+            if i >= 20:
+                direct.append((time.perf_counter() - start) * 1000)
+    return statistics.median(mcp_samples), statistics.median(direct)
+
+
+def rows(args: Any, tmp: Path, run: ModuleType) -> list[Any]:
+    from synthral_cli.store.sqlite import Connection
+
+    Row = run.Row
+    env = run.base_env(tmp / "mcp")
+    full, count, _ = startup_ms(run.SYNTHRAL, ["--all"], env, args.runs)
+    meta, _, meta_size = startup_ms(run.SYNTHRAL, ["--all", "--tools", "meta"], env, args.runs)
+    out = [
+        Row(f"synthral mcp --all: initialize + tools/list ({count} tools), from process start", full, "ms",
+            "<= 1000 ms", full <= 1000),
+        Row("synthral mcp --tools meta: initialize + tools/list (3 tools)", meta, "ms",
+            note=f"tools/list answer {meta_size:,} characters"),
+    ]
+    with run.LocalHTTPBin() as bin_:
+        env = run.base_env(tmp / "mcp-call")
+        env["SYNTHRAL_STORE_KEY"] = run.STORE_KEY
+        env["SYNTHRAL_MANIFESTS_PATH"] = str(tmp / "mcp-manifests")
+        run.bench_manifest(tmp / "mcp-manifests", bin_.url)
+        run.store_connections(env, [Connection(slug="benchbin", method="bearer", secrets={"token": run.TOKEN})])
+        calls = max(20, args.runs * 10)
+        ours, direct = call_overhead(run.SYNTHRAL, env, bin_.url, run.TOKEN, calls)
+    overhead = ours - direct
+    out += [
+        Row("MCP tools/call over stdio, warm server, vs local httpbin", ours, "ms"),
+        Row("httpx, same request, warm client", direct, "ms"),
+        Row("tool-call overhead over httpx (medians)", overhead, "ms", "<= 5 ms", overhead <= 5),
+    ]
+    for r in out:
+        r.block = "bench-mcp"
+    return out
