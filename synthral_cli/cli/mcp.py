@@ -5,6 +5,8 @@ the MCP SDK is imported only when a server starts."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -93,37 +95,44 @@ def mcp(
     selection = _selection(connector, action, read_only, everything, allow_files, tools)
     selection.check(rt.sy)
     options = ServerOptions(selection=selection, allow_destructive=allow_destructive)
-    _log_warnings(rt.debug)
     if transport == "stdio":
         from ..mcp.server import serve_stdio
 
         if ui.is_terminal(sys.stdin):
             ui.err("synthral mcp speaks MCP on stdin/stdout: configure it in an MCP client (README: Agents). "
                    "Ctrl-D stops.")
-        serve_stdio(rt.sy, options)
+        with _warnings_on_stderr(rt.debug):
+            serve_stdio(rt.sy, options)
         return
     from ..mcp.http import check_bind, serve_http
 
     host = host or "127.0.0.1"
     token = _token(rt, token_stdin)
     check_bind(host, allow_remote, token)
-    serve_http(rt.sy, options, host=host, port=8765 if port is None else port, token=token,
-               allow_remote=allow_remote,
-               on_ready=lambda url: ui.err(f"synthral mcp: Streamable HTTP on {url} (Ctrl-C stops)"))
+    with _warnings_on_stderr(rt.debug):
+        serve_http(rt.sy, options, host=host, port=8765 if port is None else port, token=token,
+                   allow_remote=allow_remote,
+                   on_ready=lambda url: ui.err(f"synthral mcp: Streamable HTTP on {url} (Ctrl-C stops)"))
 
 
-def _log_warnings(debug: bool) -> None:
-    """Library warnings reach stderr redacted (``--debug`` already does this for everything)."""
+@contextmanager
+def _warnings_on_stderr(debug: bool) -> Iterator[None]:
+    """While serving, library warnings reach stderr redacted (``--debug`` already logs everything)."""
     import logging
 
     from ..basics.logs import RedactingStderrHandler
 
     root = logging.getLogger()
     if debug or any(isinstance(h, RedactingStderrHandler) for h in root.handlers):
+        yield
         return
     handler = RedactingStderrHandler(level=logging.WARNING)
     handler.setFormatter(logging.Formatter("synthral mcp: %(name)s: %(message)s"))
     root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 @tools_app.command("export")
