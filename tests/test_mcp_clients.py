@@ -99,28 +99,30 @@ def test_the_typescript_sdk_client_lists_and_calls_tools(transport, provider, mc
         assert code == 130 and "Traceback" not in stderr, stderr
 
 
-@pytest.mark.parametrize("answer", ["accept", "decline"])
-def test_a_destructive_tool_runs_only_after_the_user_confirms(transport, mcpbin, tmp_path, answer):
+def test_a_destructive_tool_runs_only_after_the_user_confirms(transport, mcpbin, tmp_path):
     srv = serve(transport, ["--connector", "mcpbin"])
     steps = [{"op": "call", "name": "mcpbin__remove"},
              {"op": "call", "name": "call_action", "arguments": {"connector": "mcpbin", "action": "archive"}}]
+    reports = {}
     try:
-        plan = plan_for(transport, srv.url if srv else "", steps, answer, ["--connector", "mcpbin"])
-        report = run_client(plan, tmp_path)
+        for answer in ("accept", "decline"):
+            plan = plan_for(transport, srv.url if srv else "", steps, answer, ["--connector", "mcpbin"])
+            reports[answer] = run_client(plan, tmp_path)
     finally:
         if srv:
             srv.stop()
-    assert len(report["elicitations"]) == 2
-    assert "Mcpbin: Remove (mcpbin, connection 'default') can delete or overwrite data" in \
-        report["elicitations"][0]["message"]
-    assert report["elicitations"][0]["requestedSchema"]["required"] == ["confirm"]
-    for step in report["steps"]:
-        result = step["result"]
-        if answer == "accept":
-            assert result.get("isError") is False, texts(result)
-            assert result["structuredContent"]["headers"]["Authorization"] == "Bearer ***"
-        else:
-            assert result["isError"] is True and "the user did not confirm it (decline)" in texts(result)
+    for answer, report in reports.items():
+        assert len(report["elicitations"]) == 2
+        assert "Mcpbin: Remove (mcpbin, connection 'default') can delete or overwrite data" in \
+            report["elicitations"][0]["message"]
+        assert report["elicitations"][0]["requestedSchema"]["required"] == ["confirm"]
+        for step in report["steps"]:
+            result = step["result"]
+            if answer == "accept":
+                assert result.get("isError") is False, texts(result)
+                assert result["structuredContent"]["headers"]["Authorization"] == "Bearer ***"
+            else:
+                assert result["isError"] is True and "the user did not confirm it (decline)" in texts(result)
 
 
 def test_meta_tools_only_is_a_small_tools_list_and_the_whole_catalogue_lists(config_dir, tmp_path):

@@ -134,7 +134,8 @@ class Selection:
                 raise UsageError("--action needs a glob, e.g. 'github__list_*' or 'list_*'.", None)
 
     def admits(self, entry: Entry) -> bool:
-        """``--action`` globs (matched against the tool name or the action name) and ``--read-only``."""
+        """``--connector``, ``--action`` globs (matched against the tool name or the action name) and
+        ``--read-only``; whether the connector is connected does not matter here."""
         if self.read_only and not entry.read_only:
             return False
         if self.actions and not any(
