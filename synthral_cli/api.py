@@ -48,13 +48,6 @@ class Synthral:
 
         return Store.open(self.settings)
 
-    def sibling(self) -> Synthral:
-        """A ``Synthral`` with these settings and this catalogue but its own store: a store is
-        used by one thread, so a server running calls in worker threads gives each one of these."""
-        other = Synthral(self.settings)
-        other.__dict__["catalogue"] = self.catalogue
-        return other
-
     # -- catalogue --------------------------------------------------------------------------
 
     @cached_property

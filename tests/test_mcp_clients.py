@@ -216,3 +216,48 @@ def test_the_http_app_factory_serves_inside_another_starlette_app(mcpbin, tmp_pa
         sock.close()
     assert "mcpbin__whoami" in [t["name"] for t in report["steps"][0]["tools"]]
     assert report["steps"][1]["result"]["structuredContent"] == {"authenticated": True, "token": "***"}
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_the_python_sdk_client_in_both_protocol_eras(transport, mode, mcpbin):
+    """The official Python SDK's client: ``auto`` negotiates the 2026-07-28 revision (per-request
+    envelope, server/discover), ``legacy`` the 2025-11-25 initialize handshake."""
+    import os
+
+    import anyio
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    from tests.conftest import synthral_exe
+
+    asked: list[str] = []
+
+    async def confirm(context, params):
+        import mcp_types
+
+        asked.append(params.message)
+        return mcp_types.ElicitResult(action="accept", content={"confirm": True})
+
+    async def session(target):
+        async with Client(target, mode=mode, elicitation_callback=confirm) as client:
+            listed = await client.list_tools()
+            ok = await client.call_tool("mcpbin__whoami", {})
+            missing = await client.call_tool("call_action", {"connector": "mcpother", "action": "ping"})
+            removed = await client.call_tool("mcpbin__remove", {})
+            return client.protocol_version, listed, ok, missing, removed
+
+    args = ["mcp"]  # the default: connected connectors (mcpbin) and the meta tools
+    srv = HttpServer(args[1:]) if transport == "http" else None
+    try:
+        target = srv.url if srv else StdioServerParameters(command=synthral_exe(), args=args, env=dict(os.environ))
+        version, listed, ok, missing, removed = anyio.run(session, target)
+    finally:
+        if srv:
+            srv.stop()
+    assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
+    assert "mcpbin__echo_query" in [t.name for t in listed.tools]
+    assert ok.is_error is False and ok.structured_content == {"authenticated": True, "token": "***"}
+    assert missing.is_error is True and "synthral authorize mcpother" in missing.content[0].text
+    # asked through elicitation: a server request (legacy), an InputRequiredResult (2026-07-28)
+    assert asked == ["Mcpbin: Remove (mcpbin, connection 'default') can delete or overwrite data. Run it with {}?"]
+    assert removed.is_error is False and removed.structured_content["url"].endswith("/delete")

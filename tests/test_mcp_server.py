@@ -220,3 +220,42 @@ def test_a_refused_refresh_says_to_authorize_again(provider):
     provider.server.revoke_all()
     result = call(server(), "testprov__test_connection")
     assert result["isError"] is True and "synthral authorize testprov" in texts(result)
+
+
+def test_a_2026_confirmation_holds_only_for_the_call_it_was_asked_for(mcpbin):
+    """On 2026-07-28 the client retries the call with the user's answer; the answer must come
+    back with the requestState of that same call (tool, arguments, connection)."""
+    from types import SimpleNamespace
+
+    import mcp_types
+
+    caps = mcp_types.ClientCapabilities(elicitation=mcp_types.ElicitationCapability())
+
+    def ctx(params=None):
+        return SimpleNamespace(session=SimpleNamespace(client_capabilities=caps), protocol_version="2026-07-28",
+                               params=params or {}, request_id=1)
+
+    tools = server()
+    try:
+        first = anyio.run(tools.call_tool, "mcpbin__create", {"title": "x"}, ctx())
+        assert first["isError"] is False  # not destructive: no question
+        asked = anyio.run(tools.call_tool, "mcpbin__archive", {}, ctx())
+        assert asked["resultType"] == "input_required"
+        request = asked["inputRequests"]["synthral_confirm"]
+        assert request["method"] == "elicitation/create" and "Archive" in request["params"]["message"]
+        yes = {"synthral_confirm": {"action": "accept", "content": {"confirm": True}}}
+        forged = anyio.run(tools.call_tool, "mcpbin__archive", {},
+                           ctx({"inputResponses": yes, "requestState": "0" * 64}))
+        assert forged["resultType"] == "input_required"  # asked again
+        other = anyio.run(tools.call_tool, "mcpbin__archive", {"connection": "other"},
+                          ctx({"inputResponses": yes, "requestState": asked["requestState"]}))
+        assert other["resultType"] == "input_required"  # another call: asked again
+        no = {"synthral_confirm": {"action": "accept", "content": {"confirm": False}}}
+        declined = anyio.run(tools.call_tool, "mcpbin__archive", {},
+                             ctx({"inputResponses": no, "requestState": asked["requestState"]}))
+        assert declined["isError"] is True and "did not confirm" in texts(declined)
+        ran = anyio.run(tools.call_tool, "mcpbin__archive", {},
+                        ctx({"inputResponses": yes, "requestState": asked["requestState"]}))
+        assert ran["isError"] is False and ran["structuredContent"]["url"].endswith("/anything/archive")
+    finally:
+        tools.close()

@@ -10,13 +10,12 @@ Provider calls run in worker threads, so one slow provider does not hold up othe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..basics.version import __version__
-from . import meta
-from .calls import Caller, error_result, from_exception, scrub, success_result
+from . import confirm, meta
+from .calls import Caller, error_result, from_exception, success_result
 from .tools import Entry, Selection, Toolbox
 
 if TYPE_CHECKING:
@@ -119,13 +118,18 @@ class SynthralTools:
     async def _confirm(
         self, entry: Entry, args: dict[str, Any], ctx: Any, connection: str | None = None
     ) -> dict[str, Any] | None:
-        """``None`` to go ahead; otherwise the refusal to return instead of running ``entry``."""
+        """``None`` to go ahead; otherwise what to return instead of running ``entry``: a refusal,
+        or (2026-07-28) the ``InputRequiredResult`` asking the user."""
         if not entry.destructive or self.options.allow_destructive:
             return None
-        if ctx is not None and _can_elicit(ctx):
-            answer = await _ask(ctx, entry, args, connection or str(args.get("connection") or "default"))
+        if ctx is not None:
+            params = getattr(ctx, "params", None) or {}
+            answer = await confirm.ask(ctx, entry, args, connection or str(args.get("connection") or "default"),
+                                       params.get("inputResponses"), params.get("requestState"))
             if answer == "accept":
                 return None
+            if isinstance(answer, dict):
+                return answer
             if answer is not None:
                 return error_result(
                     f"{entry.name} was not run: the user did not confirm it ({answer}).",
@@ -141,53 +145,24 @@ class SynthralTools:
         self.caller.close()
 
 
-def _can_elicit(ctx: Any) -> bool:
-    caps = getattr(ctx.session, "client_capabilities", None)
-    elicitation = getattr(caps, "elicitation", None)
-    if elicitation is None:
-        return False
-    form, url = getattr(elicitation, "form", None), getattr(elicitation, "url", None)
-    return form is not None or url is None  # an empty capability means form mode
-
-
-async def _ask(ctx: Any, entry: Entry, args: dict[str, Any], connection: str) -> str | None:
-    """Ask the user through the client: ``accept`` (and confirmed), ``decline``, ``cancel``, or
-    ``None`` when the client could not be asked after all."""
-    shown = json.dumps(scrub(args), ensure_ascii=False, default=str)
-    if len(shown) > 600:
-        shown = shown[:600] + " ..."
-    message = (
-        f"{entry.tool['title']} ({entry.slug}, connection {connection!r}) can delete or overwrite data. "
-        f"Run it with {shown}?"
-    )
-    schema = {
-        "type": "object",
-        "properties": {"confirm": {"type": "boolean", "title": "Run it", "description": "Yes, run this action."}},
-        "required": ["confirm"],
-    }
-    try:
-        result = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
-    except Exception:  # noqa: BLE001 - no back channel, or the client failed: treat as not asked
-        return None
-    if result.action != "accept":
-        return str(result.action)
-    return "accept" if (result.content or {}).get("confirm") is True else "decline"
-
-
 def build_server(tools: SynthralTools) -> Any:
     """The SDK's low-level ``Server`` for ``tools``."""
     from mcp.server.lowlevel import Server
     from mcp.shared.exceptions import MCPError
     from mcp_types import INVALID_PARAMS
 
-    async def on_list_tools(ctx: Any, params: Any) -> Any:  # a dict: the runner validates it
-        return {"tools": tools.list_tools()}
+    # Dicts, not models: the runner validates them against the negotiated revision's schema and
+    # drops what an older revision lacks. 2026-07-28 requires resultType, and ttlMs + cacheScope on
+    # tools/list (0 and private: the list follows the connections, which change at any time).
+    async def on_list_tools(ctx: Any, params: Any) -> Any:
+        return {"tools": tools.list_tools(), "ttlMs": 0, "cacheScope": "private", "resultType": "complete"}
 
     async def on_call_tool(ctx: Any, params: Any) -> Any:
         try:
-            return await tools.call_tool(params.name, params.arguments, ctx)
+            result = await tools.call_tool(params.name, params.arguments, ctx)
         except LookupError:
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}") from None
+        return {"resultType": "complete", **result}
 
     return Server(
         "synthral",
