@@ -259,3 +259,24 @@ def test_a_2026_confirmation_holds_only_for_the_call_it_was_asked_for(mcpbin):
         assert ran["isError"] is False and ran["structuredContent"]["url"].endswith("/anything/archive")
     finally:
         tools.close()
+
+
+def test_paginate_follows_the_pages_and_merges_the_items(tmp_path, monkeypatch):
+    peer = Scripted()
+    try:
+        peer.add("/things", (200, {}, {"items": [1, 2], "next": "c2"}), (200, {}, {"items": [3], "next": None}))
+        folder = write_manifests(tmp_path / "m", manifest("mcppages", peer.url, [
+            {"name": "list_things", "description": "List things.", "method": "GET", "path": "/things",
+             "parameters": [{"name": "cursor", "in": "query", "type": "string"}],
+             "pagination": {"type": "cursor", "items_path": "items", "next_cursor_path": "next",
+                            "cursor_param": "cursor"}}]))
+        monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
+        monkeypatch.setenv("SYNTHRAL_MCPPAGES_TOKEN", "scripted-token-0043")
+        tools = server()
+        schema = tools.toolbox.entry("mcppages", "list_things").tool["inputSchema"]
+        assert schema["properties"]["paginate"]["type"] == "boolean"
+        merged = call(tools, "mcppages__list_things", {"paginate": True})
+        assert merged["structuredContent"] == {"result": [1, 2, 3]}
+        assert [r[1] for r in peer.requests] == ["/things", "/things?cursor=c2"]
+    finally:
+        peer.close()
