@@ -55,9 +55,10 @@ def serve(transport: str, args: list[str] = SERVER_ARGS):
 
 def test_the_typescript_sdk_client_lists_and_calls_tools(transport, provider, mcpbin, tmp_path):
     provider.seed(expires_in=-10)  # expired: the call refreshes it first
-    srv = serve(transport)
+    srv = serve(transport, ["--debug", *SERVER_ARGS])  # debug logs too must hold no secret
     try:
-        report = run_client(plan_for(transport, srv.url if srv else "", STEPS), tmp_path)
+        report = run_client(plan_for(transport, srv.url if srv else "", STEPS, args=["--debug", *SERVER_ARGS]),
+                            tmp_path)
     finally:
         code, _, stderr = srv.stop() if srv else (0, "", "")
     assert report["server"] == {"name": "synthral", "title": "synthral", "version": report["server"]["version"]}
@@ -93,6 +94,7 @@ def test_the_typescript_sdk_client_lists_and_calls_tools(transport, provider, mc
 
     stored = provider.stored()
     everything = json.dumps(report) + stderr
+    assert "debug: " in everything  # the logs were on
     for secret in (TOKEN, stored.secrets["access_token"], stored.secrets["refresh_token"]):
         assert secret not in everything
     if srv:  # Ctrl-C: the contract's 130, quietly
