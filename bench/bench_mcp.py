@@ -110,28 +110,27 @@ def startup_ms(synthral: str, args: list[str], env: dict[str, str], runs: int) -
 
 
 def call_overhead(synthral: str, env: dict[str, str], url: str, token: str, calls: int) -> tuple[float, float]:
-    """Median ms of a warm tools/call and of the same request with a warm httpx client."""
+    """Median ms of a warm tools/call and of the same request with a warm httpx client, taken
+    alternately so that both see the same machine."""
     import httpx
 
     session = StdioSession(synthral, ["--connector", "benchbin"], env)
     session.initialize()
     args = {"name": "benchbin__bearer", "arguments": {}}
-    mcp_samples = []
-    for i in range(calls + 20):
-        start = time.perf_counter()
-        answer = session.request("tools/call", args)
-        if i >= 20:
-            mcp_samples.append((time.perf_counter() - start) * 1000)
-        if answer["result"].get("isError"):
-            raise SystemExit(f"bench: the tool call failed: {answer['result']}")
-    session.close()
-    direct = []
+    mcp_samples, direct = [], []
     with httpx.Client(timeout=30) as client:
         for i in range(calls + 20):
             start = time.perf_counter()
+            answer = session.request("tools/call", args)
+            middle = time.perf_counter()
             client.get(f"{url}/bearer", headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+            end = time.perf_counter()
+            if answer["result"].get("isError"):
+                raise SystemExit(f"bench: the tool call failed: {answer['result']}")
             if i >= 20:
-                direct.append((time.perf_counter() - start) * 1000)
+                mcp_samples.append((middle - start) * 1000)
+                direct.append((end - middle) * 1000)
+    session.close()
     return statistics.median(mcp_samples), statistics.median(direct)
 
 
