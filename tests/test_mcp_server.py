@@ -280,3 +280,22 @@ def test_paginate_follows_the_pages_and_merges_the_items(tmp_path, monkeypatch):
         assert [r[1] for r in peer.requests] == ["/things", "/things?cursor=c2"]
     finally:
         peer.close()
+
+
+def test_without_allow_files_no_file_is_read_even_past_the_schema(mcpbin, tmp_path):
+    """Second line: a file parameter that got past the tool's schema is still not read."""
+    from synthral_cli.mcp.calls import Caller
+    from synthral_cli.mcp.tools import build_entry
+
+    secret_file = tmp_path / "id_rsa"
+    secret_file.write_text("PRIVATE KEY MATERIAL")
+    sy = Synthral(env=dict(os.environ))
+    m = sy.connector("mcpbin")
+    entry = build_entry(m, m.action("upload"), allow_files=True)
+    caller = Caller(sy, allow_files=False)
+    try:
+        result = caller.call(entry, {"file": str(secret_file)})
+    finally:
+        caller.close()
+    assert result["isError"] is True and "does not read files from its own disk" in texts(result)
+    assert "PRIVATE KEY" not in json.dumps(result)

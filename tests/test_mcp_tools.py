@@ -113,7 +113,9 @@ def test_file_parameters_are_left_out_unless_files_are_allowed(mcpbin, config_di
     assert "paths of local files" in allowed.tool["inputSchema"]["properties"]["file"]["description"]
     smtp = sy().connector("smtp")
     props = build_entry(smtp, smtp.action("send_email")).tool["inputSchema"]["properties"]
-    assert "attachments" not in props and "subject" in props  # local_files: true in the manifest
+    assert "attachments" not in props and "subject" in props  # items: {type: file} in the manifest
+    with_files = build_entry(smtp, smtp.action("send_email"), allow_files=True).tool["inputSchema"]["properties"]
+    assert with_files["attachments"]["items"] == {"type": "string"}
     assert "mcpbin__upload" not in names(listed(connectors=["mcpbin"]))
     assert "mcpbin__upload" in names(listed(connectors=["mcpbin"], allow_files=True))
 

@@ -10,6 +10,8 @@ refresh, the scope check, retries, pagination), answered as an MCP ``CallToolRes
 
 Every string that leaves here went through ``basics.redact``. Calls run in worker threads: each
 thread has its own ``Synthral`` (a store is used by one thread); the HTTP client is shared.
+Without ``--allow-files`` a call runs under ``wire.encoders.without_local_files``: whatever
+parameter names a file, nothing is read from this machine's disk.
 """
 
 from __future__ import annotations
@@ -151,10 +153,11 @@ def mcp_hint(hint: str | None) -> str | None:
 class Caller:
     """Runs tool calls (in whatever thread calls ``call``) through the invoke core."""
 
-    def __init__(self, sy: Synthral, *, timeout: float = 30.0, retries: int = 3) -> None:
+    def __init__(self, sy: Synthral, *, timeout: float = 30.0, retries: int = 3, allow_files: bool = False) -> None:
         self.sy = sy
         self.timeout = timeout
         self.retries = retries
+        self.allow_files = allow_files
         self._local = threading.local()
         self._lock = threading.Lock()
         self._client: Any = None
@@ -181,6 +184,10 @@ class Caller:
         paginate: bool = False,
     ) -> dict[str, Any]:
         """Run ``entry`` with ``params``: a CallToolResult dict, never an exception."""
+        from contextlib import nullcontext
+
+        from ..wire.encoders import without_local_files
+
         try:
             from ..actions.invoke import Options, run
 
@@ -191,7 +198,9 @@ class Caller:
                               timeout=self.timeout)
             if manifest.transport == "http":
                 options.client = self._http()
-            outcome = run(ctx, manifest, manifest.action(entry.action), params, options)
+            # no file is read unless --allow-files, whatever parameter names one
+            with nullcontext() if self.allow_files else without_local_files():
+                outcome = run(ctx, manifest, manifest.action(entry.action), params, options)
             return outcome_result(entry, outcome)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an isError result
             return from_exception(exc)

@@ -47,7 +47,8 @@ class SynthralTools:
         self.sy = sy
         self.options = options or ServerOptions()
         self.toolbox = Toolbox(sy, self.options.selection)
-        self.caller = Caller(sy, timeout=self.options.timeout, retries=self.options.retries)
+        self.caller = Caller(sy, timeout=self.options.timeout, retries=self.options.retries,
+                             allow_files=self.options.selection.allow_files)
         self._limiter: Any = None
 
     def list_tools(self) -> list[dict[str, Any]]:
