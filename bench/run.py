@@ -38,6 +38,7 @@ class Row:
     target: str = ""
     ok: bool | None = None
     note: str = ""
+    block: str = "bench"  # the README block it is written to (<!-- bench:start --> ...)
 
     def verdict(self) -> str:
         return "" if self.ok is None else ("PASS" if self.ok else "MISS")
@@ -305,6 +306,13 @@ def concurrency(args: argparse.Namespace, tmp: Path) -> list[Row]:
         server.stop()
 
 
+@bench
+def mcp(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    import bench_mcp  # bench/ is on sys.path when this file runs as a script
+
+    return bench_mcp.rows(args, tmp, sys.modules[__name__])
+
+
 def render(rows: list[Row]) -> str:
     lines = [
         "| measurement | median | target | result | note |",
@@ -321,16 +329,23 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-def update_readme(table: str, when: str, block: str = "bench") -> None:
+def write_block(name: str, table: str, when: str) -> None:
+    """Replace the README's ``<!-- name:start -->`` ... ``<!-- name:end -->`` block with ``table``."""
     readme = REPO / "README.md"
     text = readme.read_text()
-    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     if start not in text:
         raise SystemExit(f"README.md has no {start} marker")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     block = f"{start}\nMeasured {when} on {machine()} by `bench/run.py`:\n\n{table}\n{end}"
     readme.write_text(head + block + tail)
+
+
+def update_readme(rows: list[Row], when: str) -> None:
+    """Rewrite each README block that this run measured rows for (``--only`` leaves the others)."""
+    for name in dict.fromkeys(r.block for r in rows):
+        write_block(name, render([r for r in rows if r.block == name]), when)
 
 
 def versus(args: argparse.Namespace) -> None:
@@ -347,7 +362,7 @@ def versus(args: argparse.Namespace) -> None:
             f"1-minute load average was {load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end.")
     print(note)
     if args.update_readme and not args.quick:
-        update_readme(f"{table}\n\n{note}", time.strftime("%Y-%m-%d"), block="bench-vs")
+        write_block("bench-vs", f"{table}\n\n{note}", time.strftime("%Y-%m-%d"))
 
 
 def main() -> None:
@@ -387,7 +402,7 @@ def main() -> None:
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=1))
     if args.update_readme and not args.quick:
-        update_readme(table, time.strftime("%Y-%m-%d"))
+        update_readme(rows, time.strftime("%Y-%m-%d"))
     misses = [r.name for r in rows if r.ok is False]
     if misses:
         print(f"bench: MISS: {', '.join(misses)}", file=sys.stderr)

@@ -51,6 +51,8 @@ def origin(url: str | httpx.URL) -> str:
     a default port dropped, user info ignored); ``""`` when ``url`` is not an absolute URL.
     A plain ASCII URL is read without httpx (a dry run does not load it); anything unusual
     (backslashes, non-ASCII hosts, odd ports) is read by httpx itself, which sends it."""
+    if not isinstance(url, str) and type(url).__module__.split(".")[0] == "httpx2":
+        url = str(url)  # Authlib's token client is built on httpx2 when that is installed (mcp brings it)
     if isinstance(url, str):
         m = _PLAIN_URL.match(url)
         if m and m.group(3) is None or m and 0 < int(m.group(3)) < 65536:

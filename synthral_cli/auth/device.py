@@ -23,6 +23,7 @@ from .grants import (
     ClientApp,
     auth_method,
     endpoint,
+    http_error_classes,
     join_scopes,
     oauth_client,
     oauth_error_classes,
@@ -157,7 +158,7 @@ def device_flow(
                             f"Run `synthral authorize {manifest.slug} --method device` again and approve.",
                         ) from None
                     raise oauth_failure(manifest, "device code", exc) from None
-                except httpx.HTTPError as exc:
+                except http_error_classes()[1] as exc:
                     raise NetworkError(
                         f"Could not reach {manifest.slug}'s token endpoint: {exc}", None
                     ) from None

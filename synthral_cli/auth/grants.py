@@ -54,6 +54,24 @@ def _client_class() -> Any:
     return OAuth2Client
 
 
+def http_error_classes() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """``(HTTPStatusError, HTTPError)`` classes of httpx and, when it is installed, of httpx2:
+    Authlib builds its client on httpx2 when that package is present (the MCP SDK brings it)
+    and on httpx otherwise, so its errors may come from either."""
+    import httpx
+
+    status: list[type[Exception]] = [httpx.HTTPStatusError]
+    errors: list[type[Exception]] = [httpx.HTTPError]
+    try:
+        import httpx2
+    except ImportError:
+        pass
+    else:
+        status.append(httpx2.HTTPStatusError)
+        errors.append(httpx2.HTTPError)
+    return tuple(status), tuple(errors)
+
+
 def oauth_error_classes() -> tuple[type[Exception], ...]:
     """Authlib's exception types for an OAuth error response."""
     with warnings.catch_warnings():
@@ -169,22 +187,22 @@ def _has_request(exc: Exception) -> bool:
 
 def token_call(manifest: Manifest, what: str, call: Callable[[], Any]) -> Any:
     """Run an Authlib call, turning its errors into synthral's."""
-    import httpx
-
     oauth_errors = oauth_error_classes()
+    status_errors, http_errors = http_error_classes()
     try:
         return call()
     except oauth_errors as exc:
         raise oauth_failure(manifest, what, exc) from None
-    except httpx.HTTPStatusError as exc:
+    except status_errors as exc:
+        code = exc.response.status_code  # type: ignore[attr-defined]
         raise ProviderError(
-            f"{manifest.slug}'s token endpoint answered HTTP {exc.response.status_code} to the {what}.",
+            f"{manifest.slug}'s token endpoint answered HTTP {code} to the {what}.",
             "Try again later; rerun with --debug for details.",
-            status=exc.response.status_code,
+            status=code,
         ) from None
-    except httpx.HTTPError as exc:
+    except http_errors as exc:
         if "certificate verify failed" in str(exc).lower():
-            host = urlsplit(str(exc.request.url)).netloc if _has_request(exc) else manifest.slug
+            host = urlsplit(str(exc.request.url)).netloc if _has_request(exc) else manifest.slug  # type: ignore[attr-defined]
             raise NetworkError(
                 f"The TLS certificate of {host} is not trusted ({manifest.slug} {what}).",
                 "For a private CA or a TLS proxy set SYNTHRAL_CA_BUNDLE to its PEM file.",

@@ -20,6 +20,7 @@ MANIFESTS_PATH = "SYNTHRAL_MANIFESTS_PATH"
 STORE_KEY = "SYNTHRAL_STORE_KEY"
 CA_BUNDLE = "SYNTHRAL_CA_BUNDLE"
 ALLOW_INSECURE = "SYNTHRAL_ALLOW_INSECURE"
+MCP_BEARER_TOKEN = "SYNTHRAL_MCP_BEARER_TOKEN"  # what `synthral mcp --transport http` clients must send
 NANGO_URL = "NANGO_URL"
 NANGO_SECRET_KEY = "NANGO_SECRET_KEY"
 NANGO_ENABLED = "NANGO_ENABLED"
@@ -167,6 +168,10 @@ class Settings:
         """``SYNTHRAL_ALLOW_INSECURE=1`` (or ``--allow-insecure``): plain text to a host that is
         not loopback is allowed (``basics.insecure``)."""
         return self.env.get(ALLOW_INSECURE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+    @property
+    def mcp_bearer_token(self) -> str | None:
+        return self.env.get(MCP_BEARER_TOKEN) or None
 
     def client_id(self, slug: str) -> str | None:
         return self.env.get(client_id_var(slug)) or None

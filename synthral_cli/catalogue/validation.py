@@ -176,6 +176,10 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
         if action["name"] in names:
             problems.append(f"{where}.name: duplicate action name")
         names.add(action["name"])
+        if action.get("read_only") and action.get("destructive"):
+            problems.append(f"{where}.destructive: an action cannot be both read_only and destructive")
+        if "result_schema" in action:
+            problems += [f"{where}.result_schema: {p}" for p in _schema_problems(action["result_schema"])]
         params = action.get("parameters", [])
         pnames = [p["name"] for p in params]
         for dup in {n for n in pnames if pnames.count(n) > 1}:
@@ -211,6 +215,19 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     if "test_connection" not in names:
         problems.append("actions: every connector needs a test_connection action")
     return problems
+
+
+def _schema_problems(schema: dict[str, Any]) -> list[str]:
+    """``result_schema`` must itself be a valid JSON Schema (2020-12)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path)
+        return [f"{where + ': ' if where else ''}not a valid JSON Schema: {exc.message}"]
+    return []
 
 
 _PAGINATION_PATHS = (

@@ -118,7 +118,7 @@ def root(
 
 def _register() -> None:
     """One line per command group; each module imports only Typer at module level."""
-    from . import authorize, completion, configure, connections, connectors, invoke, nango, run, serve, store
+    from . import authorize, completion, configure, connections, connectors, invoke, mcp, nango, run, serve, store
 
     app.add_typer(connectors.app, name="connectors")
     connectors.add_aliases(app)
@@ -129,6 +129,7 @@ def _register() -> None:
     invoke.register(app)  # invoke, request, test
     run.register(app)
     app.add_typer(nango.app, name="nango")
+    mcp.register(app)  # mcp, tools export
     completion.register(app)
     serve.register(app)
 
