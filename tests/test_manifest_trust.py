@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from synthral_cli.api import Synthral
-from synthral_cli.auth import credentials
+from synthral_cli.auth import apps, credentials
 from synthral_cli.basics.errors import AuthError
 from synthral_cli.catalogue.manifest import bundled_dir
 from synthral_cli.catalogue.origins import ShadowInfo, origin, origins
@@ -218,7 +218,7 @@ def test_stored_app_is_kept_when_only_the_api_host_moves(stored_github, tmp_path
     sy = Synthral(env=dict(os.environ))
     manifest = sy.connector("github")
     assert manifest.shadowing is not None and not manifest.shadowing.auth_changed
-    assert credentials.app_credentials(sy, manifest).client_secret == APP_SECRET
+    assert apps.app_credentials(sy, manifest).client_secret == APP_SECRET
     with pytest.raises(AuthError, match="Refusing to send the github credentials to https://ghe.example.invalid"):
         credentials.resolve(sy, manifest)
     sy.store.close()

@@ -16,8 +16,9 @@ from ..basics import redact
 from ..basics.errors import UsageError
 from ..catalogue.manifest import Manifest
 from . import codeflow, device, grants
+from .apps import app_binding, app_credentials
 from .binding import Binding, bound_origins, check_settings, connection_origins
-from .credentials import _nango, _with_tokens, app_binding, app_credentials, check_shadowing
+from .credentials import _nango, _with_tokens, check_shadowing
 from .interaction import DEFAULT_TIMEOUT, Interaction, SilentInteraction
 
 if TYPE_CHECKING:

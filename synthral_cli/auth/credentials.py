@@ -5,11 +5,10 @@
     refresh_after_401(sy, manifest, cred)    -> Credential | None   one forced refresh
     refresh_connection(sy, manifest, name)   -> Connection   refresh under the store lock
     refresh_now(sy, manifest, name)          -> (method, expires_at)   ``synthral refresh``
-    app_credentials(sy, manifest)            -> ClientApp    the OAuth app (env or configure)
     check_shadowing(sy, manifest, conn)      -> None         refuses a connection a user manifest
                                                               would send elsewhere (issue 14)
 
-Putting new credentials in the store is ``authorize.py``.
+Putting new credentials in the store is ``authorize.py``; the OAuth app is ``apps.py``.
 
 Refreshing is done once across processes: under ``store.locked()`` the connection is read again
 and refreshed only if it is still expiring (or still holds the token that was refused), so N
@@ -27,14 +26,12 @@ from ..basics.errors import AuthError, UsageError
 from ..basics.settings import client_id_var, client_secret_var, token_var
 from ..catalogue.manifest import Manifest
 from . import grants
+from .apps import app_credentials
 from .binding import (
     Binding,
     bound_origins,
-    bundled_manifest,
-    check_settings,
     connection_origins,
     default_origins,
-    endpoint_origins,
 )
 from .credential import Credential
 from .tokens import TokenSet
@@ -46,87 +43,14 @@ if TYPE_CHECKING:
 EXPIRY_MARGIN = 60.0  # refresh when fewer seconds than this remain
 OAUTH_METHODS = ("direct", "device", "client_credentials")
 _ENV_SECRET_KEY = {"oauth2": "access_token", "bearer": "token", "api_key": "api_key"}
+
+
 def _authorize_cmd(slug: str, name: str) -> str:
     return f"synthral authorize {slug}" + (f" --connection {name}" if name != "default" else "")
 
 
 def _expiring(conn: Connection, margin: float = EXPIRY_MARGIN) -> bool:
     return conn.expires_at is not None and conn.expires_at - time.time() < margin
-
-
-# ---------------------------------------------------------------------------------------------
-# OAuth app credentials
-
-
-def app_credentials(
-    sy: Synthral, manifest: Manifest, *, grant: str = "authorization_code"
-) -> grants.ClientApp:
-    """The OAuth app: ``SYNTHRAL_<SLUG>_CLIENT_ID/_SECRET`` win over ``synthral configure``."""
-    slug = manifest.slug
-    client_id = sy.settings.client_id(slug)
-    secret = sy.settings.client_secret(slug)
-    source = "environment"
-    if client_id is None:
-        stored = sy.store.get_app(slug)
-        if stored is not None:
-            client_id, secret, source = stored.client_id, stored.client_secret, "store"
-    elif secret is None and sy.paths.store.exists():
-        stored = sy.store.get_app(slug)
-        if stored is not None and stored.client_id == client_id:
-            secret = stored.client_secret
-    need_secret = grants.needs_client_secret(manifest, grant)
-    if client_id is None or (need_secret and not secret):
-        missing = [client_id_var(slug)] if client_id is None else []
-        if need_secret and not secret:
-            missing.append(client_secret_var(slug))
-        where = manifest.auth.get("console_url") or manifest.docs_url
-        auth = manifest.auth
-        redirect = (
-            f"http://{auth.get('redirect_host', '127.0.0.1')}:{auth['redirect_port']}"
-            f"{auth.get('redirect_path', '/callback')}"
-            if auth.get("redirect_port")
-            else f"http://{auth.get('redirect_host', '127.0.0.1')}{auth.get('redirect_path', '/callback')}"
-            " (any port)"
-        )
-        secret_flag = " --client-secret-stdin" if need_secret else ""
-        raise UsageError(
-            f"{manifest.name} needs an OAuth app: set {' and '.join(missing)}.",
-            f"Or store it: synthral configure {slug} --client-id ID{secret_flag}. "
-            f"Create the app at {where}"
-            + (f" with the redirect URI {redirect}." if grant == "authorization_code" else "."),
-        )
-    redact.register(secret)
-    return grants.ClientApp(client_id, secret, source)
-
-
-def app_binding(
-    sy: Synthral, manifest: Manifest, app: grants.ClientApp, config: dict[str, Any], connection: str = "default"
-) -> Binding:
-    """Where the OAuth app's client secret may go while authorizing: the manifest's token (and
-    device) endpoints. An app stored with ``synthral configure`` goes only where the bundled
-    manifest of the slug, or a stored connection of it, vouches for: a user manifest that moves
-    the token endpoint elsewhere does not receive it."""
-    active = endpoint_origins(manifest, check_settings(manifest, config))
-    slug = manifest.slug
-    bundled = None if manifest.bundled or app.source != "store" or not app.client_secret else (
-        bundled_manifest(sy, slug)
-    )
-    if bundled is None:
-        return Binding.of(slug, connection, active, what="OAuth client secret")
-    vouched = endpoint_origins(bundled, config)
-    for conn in sy.store.list():
-        if conn.slug == slug:
-            vouched += conn.origins
-    return Binding(
-        slug,
-        connection,
-        tuple(dict.fromkeys(vouched)),
-        what="OAuth client secret",
-        reason=f"the app stored with `synthral configure {slug}` goes only to "
-        + (", ".join(dict.fromkeys(vouched)) or "its bundled endpoints")
-        + f", and the user manifest {manifest.source} moves the token endpoint",
-        rebind=f"Remove that manifest, or give its app as {client_id_var(slug)} and {client_secret_var(slug)}.",
-    )
 
 
 # ---------------------------------------------------------------------------------------------
