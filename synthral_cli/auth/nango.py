@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets as _secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import AuthError, ProviderError, SynthralError, UsageError
@@ -134,7 +135,6 @@ def authorize(
     ``scopes``: only those asked for on the command line (``oauth_scopes_override``); without
     them the integration's scopes in Nango apply.
     """
-    from ..store.model import Connection
 
     nango = client(sy.settings)
     key = integration_key(sy.settings, manifest)
@@ -157,6 +157,29 @@ def authorize(
     with interaction.waiting(f"Waiting for {manifest.name} to be connected in Nango..."):
         found = nango.wait_for_connection(tags, timeout=timeout, interval=poll_interval)
     conn_id = str(found["connection_id"])
+    def kept(old: str, why: str) -> None:
+        interaction.notice(f"The previous Nango connection {old!r} was kept: {why}")
+
+    return store_reference(sy, manifest, nango, conn_id, key, connection, scopes, config, on_kept=kept)
+
+
+def store_reference(
+    sy: Synthral,
+    manifest: Manifest,
+    nango: NangoClient,
+    conn_id: str,
+    key: str,
+    connection: str,
+    scopes: list[str] | None,
+    config: dict[str, Any],
+    *,
+    on_kept: Callable[[str, str], None] | None = None,
+) -> Connection:
+    """Store the reference to Nango's connection ``conn_id`` under ``slug/connection``, bound to
+    the manifest's origins, and delete the Nango connection the name pointed at before (if it
+    cannot be deleted, ``on_kept(old id, why)`` is told; the name points at the new one either way)."""
+    from ..store.model import Connection
+
     full = nango.get_connection(conn_id, key, reconnect=_reconnect(manifest.slug, connection))
     raw = (full.get("credentials") or {}).get("raw") or {}
     granted = str(raw.get("scope") or "").replace(",", " ").split()
@@ -169,18 +192,18 @@ def authorize(
             method="nango",
             scopes=granted or list(scopes or []),
             expires_at=None,
-            config=config,
+            config=dict(config),
             secrets={},
             metadata={"nango_connection_id": conn_id, "provider_config_key": key},
             origins=connection_origins(manifest, _checked(manifest, settings)),
         )
     )
     if previous is not None and previous != (conn_id, key):
-        # The name now points at the new Nango connection: do not leave the old one behind.
         try:
             nango.delete_connection(*previous)
         except SynthralError as exc:
-            interaction.notice(f"The previous Nango connection {previous[0]!r} was kept: {exc.message}")
+            if on_kept is not None:
+                on_kept(previous[0], exc.message)
     return stored
 
 

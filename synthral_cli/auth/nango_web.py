@@ -12,8 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from .binding import connection_origins
-from .nango import _checked, _ours, _reconnect, _stored_reference, _theirs, client, integration_key
+from .nango import _theirs, client, integration_key, store_reference
 
 if TYPE_CHECKING:
     from ..catalogue.manifest import Manifest
@@ -55,36 +54,11 @@ def complete_connect(
     config: dict[str, Any] | None = None,
 ) -> Connection | None:
     """Store the reference to the connection Nango made for ``ticket``; None while there is none."""
-    from ..basics.errors import SynthralError
-    from ..store.model import Connection
-
     nango = client(sy.settings)
     key = str(ticket["key"])
     found = nango.find_connections(dict(ticket["tags"]))
     if not found:
         return None
     conn_id = str(found[0]["connection_id"])
-    full = nango.get_connection(conn_id, key, reconnect=_reconnect(manifest.slug, connection))
-    raw = (full.get("credentials") or {}).get("raw") or {}
-    granted = str(raw.get("scope") or "").replace(",", " ").split()
-    previous = _stored_reference(sy.store, manifest.slug, connection)
-    settings = {**_ours(manifest, dict(full.get("connection_config") or {})), **dict(config or {})}
-    stored = sy.store.put(
-        Connection(
-            slug=manifest.slug,
-            name=connection,
-            method="nango",
-            scopes=granted or list(scopes or []),
-            expires_at=None,
-            config=dict(config or {}),
-            secrets={},
-            metadata={"nango_connection_id": conn_id, "provider_config_key": key},
-            origins=connection_origins(manifest, _checked(manifest, settings)),
-        )
-    )
-    if previous is not None and previous != (conn_id, key):
-        try:
-            nango.delete_connection(*previous)
-        except SynthralError:  # the old one stays in Nango; the name points at the new one
-            pass
-    return stored
+    # if the previous Nango connection cannot be deleted it stays there; the name points at the new one
+    return store_reference(sy, manifest, nango, conn_id, key, connection, scopes, dict(config or {}))
