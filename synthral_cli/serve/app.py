@@ -74,6 +74,39 @@ async def _openapi(request: Request) -> Response:
     return json_response(build(hub.catalogue, only))
 
 
+class McpGate:
+    """ASGI guard in front of the MCP endpoint: the same API keys as ``/api/v1``; a key needs
+    ``actions:execute`` (every MCP tool is a connector action). 401/403 use the API's JSON body."""
+
+    PERMISSION = "actions:execute"
+
+    def __init__(self, app: Any, hub: Hub) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            from starlette.requests import Request
+
+            try:
+                self.hub.authenticate(Request(scope), self.PERMISSION)
+            except Problem as problem:
+                await problem_response(problem)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _mcp_endpoint(sy: Synthral, options: ServeOptions) -> Any:
+    """``synthral mcp``'s Streamable HTTP app on a sibling ``Synthral`` (its own store connection),
+    every connector's actions as tools. On a loopback bind without ``--public-url`` the SDK also
+    checks ``Host``/``Origin``; otherwise the API key alone guards it."""
+    from ..mcp.http import McpHttpApp
+    from ..mcp.server import ServerOptions
+
+    host = options.host if not options.public_url else "public"
+    return McpHttpApp(sy.sibling(), ServerOptions(timeout=options.timeout), host=host)
+
+
 def create_app(sy: Synthral, options: ServeOptions | None = None, *, login_token: str | None = None) -> Starlette:
     """The ASGI app over ``sy``. ``login_token`` opens the catalogue page once (``/login?token=``)."""
     from starlette.applications import Starlette
@@ -109,6 +142,8 @@ def create_app(sy: Synthral, options: ServeOptions | None = None, *, login_token
         Route("/ui/connect/{slug}", page.connect, methods=["POST"]),
         Route("/ui/logout", page.logout, methods=["POST"]),
     ]
+    mcp = _mcp_endpoint(sy, options)
+    routes.append(Route("/mcp", McpGate(mcp.asgi, hub)))
     middleware = [Middleware(Frame, hub=hub)]
     if options.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -126,7 +161,8 @@ def create_app(sy: Synthral, options: ServeOptions | None = None, *, login_token
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            async with mcp.lifespan():
+                yield
         finally:
             hub.close()
 
