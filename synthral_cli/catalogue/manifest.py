@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
     from .origins import ShadowInfo
+    from .webhooks import WebhookSpec
 
 SCHEMA_VERSION = 1
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -263,6 +264,14 @@ class Manifest:
     @property
     def nango(self) -> dict[str, Any]:
         return dict(self.raw["nango"])
+
+    @cached_property
+    def webhooks(self) -> WebhookSpec | None:
+        """How the provider signs webhook deliveries (``webhooks:``), or None when not declared."""
+        from .webhooks import WebhookSpec
+
+        raw = self.raw.get("webhooks")
+        return WebhookSpec.from_raw(self.slug, raw) if raw else None
 
     @cached_property
     def actions(self) -> list[Action]:

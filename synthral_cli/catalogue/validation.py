@@ -14,6 +14,7 @@ from typing import Any
 from ..basics.errors import ManifestError
 from .manifest import _PLACEHOLDER, schema_path
 from .syntax import _did_you_mean, _is_safe_url, _yaml_load, split_path
+from .webhooks import webhook_problems
 
 _validator: Any = None
 
@@ -214,7 +215,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}.body: raw needs exactly one parameter with in: body")
     if "test_connection" not in names:
         problems.append("actions: every connector needs a test_connection action")
-    return problems
+    return problems + webhook_problems(doc)
 
 
 def _schema_problems(schema: dict[str, Any]) -> list[str]:

@@ -1,0 +1,1 @@
+"""Triggers: verified webhook deliveries (``verify.py``, ``schemes.py``) for the receiver."""
