@@ -110,3 +110,121 @@ def test_github_rejects_wrong_secret_changed_byte_and_missing_header():
                     "malformed signature header (expected 'sha256=' first)")
     assert_rejected(check("github", GITHUB_BODY, {"X-Hub-Signature-256": "sha256=zz"}, GITHUB_SECRET),
                     "no signature in the signature header")
+
+
+# --- Slack ----------------------------------------------------------------------------------
+
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def _slack(body: bytes, secret: str = SLACK_SECRET, ts: int | None = None) -> dict[str, str]:
+    from slack_sdk.signature import SignatureVerifier
+
+    t = str(int(time.time()) if ts is None else ts)
+    sig = SignatureVerifier(secret).generate_signature(timestamp=t, body=body)
+    return {"X-Slack-Signature": sig, "X-Slack-Request-Timestamp": t, "Content-Type": "application/json"}
+
+
+def test_slack_event_and_slash_command_signed_by_slack_sdk():
+    from slack_sdk.signature import SignatureVerifier
+
+    body = json.dumps({"type": "event_callback", "event_id": "Ev08MFMKH6", "team_id": "T1",
+                       "event": {"type": "app_mention", "text": "<@U1> hi"}}).encode()
+    headers = _slack(body)
+    assert SignatureVerifier(SLACK_SECRET).is_valid_request(body, headers)
+    v = check("slack", body, headers, SLACK_SECRET)
+    assert (v.kind, v.event_type, v.event_id) == ("event", "app_mention", "Ev08MFMKH6")
+    form = b"token=x&team_id=T1&command=%2Fdeploy&text=prod+now&trigger_id=13345224609.738474920.8088930838d"
+    headers = {**_slack(form), "Content-Type": "application/x-www-form-urlencoded"}
+    v = check("slack", form, headers, SLACK_SECRET)
+    assert (v.kind, v.event_type, v.event_id) == ("event", "/deploy", "13345224609.738474920.8088930838d")
+    assert v.payload["text"] == "prod now"
+
+
+def test_slack_url_verification_is_answered_only_when_signed():
+    body = json.dumps({"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "type": "url_verification",
+                       "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}).encode()
+    v = check("slack", body, _slack(body), SLACK_SECRET)
+    assert (v.kind, v.status) == ("handshake", 200)
+    assert json.loads(v.response_body) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    assert v.response_headers == {"Content-Type": "application/json"}
+    assert_rejected(check("slack", body, _slack(body, "wrong"), SLACK_SECRET), "bad signature")
+    assert_rejected(check("slack", body, {}, SLACK_SECRET), "missing header X-Slack-Signature")
+
+
+def test_slack_rejects_wrong_secret_changed_byte_stale_and_missing_timestamp():
+    body = json.dumps({"type": "event_callback", "event_id": "Ev1", "event": {"type": "message"}}).encode()
+    headers = _slack(body)
+    assert_rejected(check("slack", body, _slack(body, "other-secret"), SLACK_SECRET), "bad signature")
+    assert_rejected(check("slack", flip(body), headers, SLACK_SECRET), "bad signature")
+    assert_rejected(check("slack", body, _slack(body, ts=int(time.time()) - 301), SLACK_SECRET), "stale timestamp")
+    assert_rejected(check("slack", body, _slack(body, ts=int(time.time()) + 301), SLACK_SECRET), "stale timestamp")
+    no_ts = {"X-Slack-Signature": headers["X-Slack-Signature"]}
+    assert_rejected(check("slack", body, no_ts, SLACK_SECRET), "missing header X-Slack-Request-Timestamp")
+    bad_ts = {**headers, "X-Slack-Request-Timestamp": "yesterday"}
+    assert_rejected(check("slack", body, bad_ts, SLACK_SECRET), "bad signature")
+
+
+# --- Shopify (no official verifier library in Python: signed as documented at
+# https://shopify.dev/docs/apps/build/webhooks/verify-deliveries — base64 HMAC-SHA256 of the body) ---
+
+SHOPIFY_SECRET = "shpss_0123456789abcdef0123456789abcdef"
+SHOPIFY_BODY = json.dumps({"id": 820982911946154508, "email": "jon@example.com", "total_price": "199.00"}).encode()
+
+
+def _shopify(body: bytes, secret: str = SHOPIFY_SECRET) -> dict[str, str]:
+    import base64
+    import hashlib
+    import hmac
+
+    sig = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {"X-Shopify-Hmac-Sha256": sig, "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+            "X-Shopify-Event-Id": "98880550-7158-44d4-b7cd-2c97c8a091b5"}
+
+
+def test_shopify_base64_signature():
+    v = check("shopify", SHOPIFY_BODY, _shopify(SHOPIFY_BODY), SHOPIFY_SECRET)
+    assert (v.kind, v.event_type, v.event_id) == ("event", "orders/create", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
+    headers = _shopify(SHOPIFY_BODY)
+    del headers["X-Shopify-Webhook-Id"]
+    assert check("shopify", SHOPIFY_BODY, headers, SHOPIFY_SECRET).event_id == "98880550-7158-44d4-b7cd-2c97c8a091b5"
+
+
+def test_shopify_rejects_wrong_secret_changed_byte_missing_header_and_hex():
+    assert_rejected(check("shopify", SHOPIFY_BODY, _shopify(SHOPIFY_BODY, "x"), SHOPIFY_SECRET), "bad signature")
+    assert_rejected(check("shopify", flip(SHOPIFY_BODY), _shopify(SHOPIFY_BODY), SHOPIFY_SECRET), "bad signature")
+    assert_rejected(check("shopify", SHOPIFY_BODY, {"X-Shopify-Topic": "orders/create"}, SHOPIFY_SECRET),
+                    "missing header X-Shopify-Hmac-Sha256")
+    import base64
+
+    as_hex = base64.b64decode(_shopify(SHOPIFY_BODY)["X-Shopify-Hmac-Sha256"]).hex()
+    assert_rejected(check("shopify", SHOPIFY_BODY, {"X-Shopify-Hmac-Sha256": as_hex}, SHOPIFY_SECRET),
+                    "bad signature")  # hex is base64 text too, but not the same bytes
+    assert_rejected(check("shopify", SHOPIFY_BODY, {"X-Shopify-Hmac-Sha256": "!!"}, SHOPIFY_SECRET),
+                    "no signature in the signature header")
+
+
+# --- Intercom (no official verifier library: signed as documented at
+# https://developers.intercom.com/intercom-api-reference/v1.0/reference/signed-notifications) ---
+
+INTERCOM_BODY = json.dumps({"type": "notification_event", "id": "notif_78c122d0-23ba-11e4-9464-79b01267cc2e",
+                            "topic": "user.created", "app_id": "a86dr8yl",
+                            "data": {"type": "notification_event_data", "item": {"type": "user"}}}).encode()
+
+
+def _intercom(body: bytes, secret: str) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    return {"X-Hub-Signature": "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
+
+
+def test_intercom_sha1_signature():
+    v = check("intercom", INTERCOM_BODY, _intercom(INTERCOM_BODY, "client-secret"), "client-secret")
+    assert (v.kind, v.event_type, v.event_id) == ("event", "user.created", "notif_78c122d0-23ba-11e4-9464-79b01267cc2e")
+    assert_rejected(check("intercom", INTERCOM_BODY, _intercom(INTERCOM_BODY, "other"), "client-secret"),
+                    "bad signature")
+    assert_rejected(check("intercom", flip(INTERCOM_BODY), _intercom(INTERCOM_BODY, "client-secret"),
+                          "client-secret"), "bad signature")
+    assert_rejected(check("intercom", INTERCOM_BODY, {}, "client-secret"), "missing header X-Hub-Signature")

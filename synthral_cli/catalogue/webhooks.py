@@ -24,21 +24,25 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
 SCHEMES = ("hmac", "ed25519")
-# {body} {timestamp} {method} {url} {url_decoded} {form_sorted} {header:Name|Other-Name}
+# {body} {timestamp} {method} {url} {form_sorted} {header:Name|Other-Name}
 TEMPLATE_PART = re.compile(r"\{([a-z_]+)(?::([^{}]+))?\}")
-TEMPLATE_VARS = ("body", "timestamp", "method", "url", "url_decoded", "form_sorted", "header")
+TEMPLATE_VARS = ("body", "timestamp", "method", "url", "form_sorted", "header")
+# {type}.{action}, {payload.uri}: payload paths in an event type or id template
+PATH_PART = re.compile(r"\{([^{}]+)\}")
 
 
 @dataclass(frozen=True)
 class Source:
     """Where a value comes from: the first of ``header`` (alternatives), ``path`` (into the parsed
-    payload), ``template`` (``{path}`` parts joined), ``value`` (a constant) that is present."""
+    payload), ``template`` (``{path}`` parts joined), ``value`` (a constant) that is present;
+    ``digest`` (an event id only) is the SHA-256 of the body, for providers that send no id."""
 
     header: tuple[str, ...] = ()
     path: str | None = None
     template: str | None = None
     value: Any = None
     hmac: str | None = None  # handshakes only: HMAC (hex) of the value at this path
+    digest: bool = False
 
     @classmethod
     def parse(cls, raw: Any) -> Source:
@@ -51,6 +55,7 @@ class Source:
             template=raw.get("template"),
             value=raw.get("value"),
             hmac=raw.get("hmac"),
+            digest=bool(raw.get("digest")),
         )
 
 
@@ -170,7 +175,7 @@ class WebhookSpec:
 
 
 def _is_source(raw: dict[str, Any]) -> bool:
-    return bool(raw) and set(raw) <= {"header", "path", "template", "value", "hmac"}
+    return bool(raw) and set(raw) <= {"header", "path", "template", "value", "hmac", "digest"}
 
 
 def webhook_problems(doc: Mapping[str, Any]) -> list[str]:
@@ -223,10 +228,12 @@ def webhook_problems(doc: Mapping[str, Any]) -> list[str]:
                 check_path(where, src)
             elif isinstance(src, dict):
                 check_path(f"{where}.path", src.get("path"))
-                for m in TEMPLATE_PART.finditer(src.get("template") or ""):
+                for m in PATH_PART.finditer(src.get("template") or ""):
                     check_path(f"{where}.template", m.group(1))
                 if "hmac" in src:
                     problems.append(f"{where}.hmac: only handshake responses compute an HMAC")
+                if "digest" in src and key != "event_id":
+                    problems.append(f"{where}.digest: only an event id can be the body's digest")
     if ts:
         check_path("webhooks.timestamp.path", ts.get("path"))
     if hooks.get("handshake"):

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from ..basics.errors import UsageError
 from ..catalogue.syntax import split_path
-from ..catalogue.webhooks import TEMPLATE_PART
+from ..catalogue.webhooks import PATH_PART, TEMPLATE_PART
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
@@ -110,21 +110,22 @@ def _decode(encoding: str, text: str) -> bytes | None:
 
 
 def url_variants(url: str) -> list[str]:
-    """The URL as given, and with the default port added or removed (Twilio's validator tries both)."""
+    """The URL as received; with its port removed or the default port added (Twilio's validator
+    tries both); and with the reserved characters HubSpot decodes before signing decoded."""
+    out = [url]
     parts = urlsplit(url)
     default = {"https": 443, "http": 80}.get(parts.scheme)
-    if default is None or not parts.hostname:
-        return [url]
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    auth = parts.netloc.rpartition("@")[0]
-    auth = auth + "@" if auth else ""
-    if parts.port is None:
-        other = urlunsplit(parts._replace(netloc=f"{auth}{host}:{default}"))
-    elif parts.port == default:
-        other = urlunsplit(parts._replace(netloc=f"{auth}{host}"))
-    else:
-        return [url]
-    return [url, other]
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if default is not None and parts.hostname:
+        if port is not None:
+            out.append(urlunsplit(parts._replace(netloc=parts.netloc[: parts.netloc.rindex(":")])))
+        else:
+            out.append(urlunsplit(parts._replace(netloc=f"{parts.netloc}:{default}")))
+    out += [decode_uri(u) for u in out]
+    return list(dict.fromkeys(out))
 
 
 # HubSpot v3 decodes these escapes in the request URI before signing:
@@ -248,11 +249,10 @@ def resolve(sources: Sequence[Source], headers: Mapping[str, str], payload: Any)
             if value is not _ABSENT and value is not None and value != "":
                 return value
         elif src.template is not None:
-            values = [lookup(payload, m.group(1)) for m in TEMPLATE_PART.finditer(src.template)]
-            if values and all(v is not _ABSENT and v is not None for v in values):
-                pieces = TEMPLATE_PART.split(src.template)  # text, name, arg, text, name, arg, ..., text
-                return "".join(pieces[0::3][i] + (str(values[i]) if i < len(values) else "")
-                               for i in range(len(pieces[0::3])))
+            values = [lookup(payload, m.group(1)) for m in PATH_PART.finditer(src.template)]
+            if values and all(v is not _ABSENT and v is not None and v != "" for v in values):
+                texts = PATH_PART.split(src.template)[0::2]  # the text around the {path} parts
+                return texts[0] + "".join(str(v) + t for v, t in zip(values, texts[1:], strict=True))
         elif src.value is not None:
             return src.value
     return None

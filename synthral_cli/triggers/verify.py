@@ -109,7 +109,6 @@ def _check_signature(spec: WebhookSpec, delivery: Delivery, key: bytes) -> str |
             "timestamp": (timestamp or "").encode(),
             "method": delivery.method.upper().encode(),
             "url": url.encode(),
-            "url_decoded": schemes.decode_uri(url).encode(),
             "form_sorted": form.encode(),
         }
         message = schemes.render(spec.signed, parts, delivery.headers)
