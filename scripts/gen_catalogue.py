@@ -3,7 +3,8 @@
 The page lists every connector (slug, name, status, auth type, Nango provider key, actions),
 grouped by category with counts. It is loaded through synthral's own manifest loader, so the page
 shows exactly what ``synthral connectors list`` shows. It ends with the hand-written section
-``scripts/connectors_python.md`` ("Connectors written in Python"), whose ``<!-- include: PATH -->``
+``scripts/connectors_webhooks.md`` ("Webhooks", with a generated table of the connectors that
+declare them) and ``scripts/connectors_python.md`` ("Connectors written in Python"), whose ``<!-- include: PATH -->``
 lines become the files they name (the example plugin the tests install). ``tests/test_catalogue_page.py``
 keeps the checked-in page in sync: rerun this script after adding or changing a manifest.
 
@@ -25,6 +26,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "connectors.md"
 PYTHON_SECTION = REPO / "scripts" / "connectors_python.md"
+WEBHOOKS_SECTION = REPO / "scripts" / "connectors_webhooks.md"
 DASH = "\u2014"
 
 
@@ -71,7 +73,8 @@ def render(manifests: Iterable[Any]) -> str:
         f"{total} connectors in {used} categories, generated from `manifests/`. **Auth** is how the",
         "connector authenticates (`synthral authorize SLUG`); **Nango** is the Nango provider key when",
         f"the connector can also be authorized through Nango ({DASH} when it cannot). See one connector's",
-        "parameters with `synthral connectors show SLUG`. To add a connector in Python, see",
+        "parameters with `synthral connectors show SLUG`. How connectors declare the webhooks they",
+        "send is in [Webhooks](#webhooks). To add a connector in Python, see",
         "[Connectors written in Python](#connectors-written-in-python).",
         "",
         "| Category | Connectors |",
@@ -91,7 +94,29 @@ def render(manifests: Iterable[Any]) -> str:
             actions = ", ".join(f"`{a.name}`" for a in m.actions)
             row = [f"`{m.slug}`", cell(m.name), m.status, m.auth_type, nango_key(m), actions]
             lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n\n" + python_section()
+    return "\n".join(lines) + "\n\n" + webhooks_section(by_category.values()) + "\n" + python_section()
+
+
+def webhooks_section(groups: Iterable[list[Any]]) -> str:
+    """The hand-written webhooks section, its ``<!-- webhooks-table -->`` line replaced by a table
+    of the connectors whose manifests declare webhooks."""
+    hooks = sorted((m for g in groups for m in g if m.webhooks is not None), key=lambda m: m.slug)
+    table = ["| Slug | Family | Signature header | Timestamp | Handshake | Provider's description |",
+             "|---|---|---|---|---|---|"]
+    for m in hooks:
+        w = m.webhooks
+        family = w.scheme if w.scheme != "hmac" else f"hmac-{w.algorithm} {w.encoding}"
+        if w.signature_format == "pairs":
+            family += " (pairs)"
+        ts = DASH
+        if w.timestamp is not None:
+            where = w.timestamp.header[0] if w.timestamp.header else w.timestamp.pair or w.timestamp.path
+            ts = f"`{where}` ({w.timestamp.tolerance} s)"
+        hs = f"`{w.handshake.path}` = `{w.handshake.equals}`" if w.handshake else DASH
+        row = [f"`{m.slug}`", family, f"`{w.signature_headers[0]}`", ts, hs, f"[docs]({w.docs_url})"]
+        table.append("| " + " | ".join(cell(c) for c in row) + " |")
+    text = WEBHOOKS_SECTION.read_text(encoding="utf-8")
+    return text.replace("<!-- webhooks-table -->", "\n".join(table))
 
 
 def python_section() -> str:

@@ -139,3 +139,22 @@ def test_a_secret_that_cannot_be_a_key_is_a_usage_error(tmp_path):
         check_secret(spec, "not base64!")
     with pytest.raises(UsageError, match="is empty"):
         check_secret(spec, "")
+
+
+def test_every_scheme_the_issue_names_is_declared_by_a_bundled_connector():
+    from synthral_cli.catalogue.validation import validate_file
+
+    declared = {}
+    for path in sorted(bundled_dir().glob("*.yaml")):
+        doc, problems = validate_file(path)
+        assert problems == []
+        hooks = Manifest(doc).webhooks
+        if hooks is not None:
+            declared[hooks.slug] = hooks
+            assert hooks.docs_url.startswith("https://") and hooks.docs_url in path.read_text()
+    assert set(declared) >= {"stripe", "slack", "github", "shopify", "twilio", "discord", "zoom", "hubspot",
+                             "square", "intercom", "linear", "calendly", "replicate"}
+    svix = {s for s, h in declared.items() if h.secret_encoding == "whsec"}
+    assert svix == {"replicate"}
+    assert declared["discord"].scheme == "ed25519"
+    assert {s for s, h in declared.items() if h.handshake} == {"slack", "zoom", "discord"}
