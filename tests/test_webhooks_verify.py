@@ -117,7 +117,7 @@ def test_github_rejects_wrong_secret_changed_byte_and_missing_header():
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
-def _slack(body: bytes, secret: str = SLACK_SECRET, ts: int | None = None) -> dict[str, str]:
+def _slack(body: bytes, secret: str = SLACK_SECRET, ts: int | str | None = None) -> dict[str, str]:
     from slack_sdk.signature import SignatureVerifier
 
     t = str(int(time.time()) if ts is None else ts)
@@ -163,6 +163,8 @@ def test_slack_rejects_wrong_secret_changed_byte_stale_and_missing_timestamp():
     assert_rejected(check("slack", body, no_ts, SLACK_SECRET), "missing header X-Slack-Request-Timestamp")
     bad_ts = {**headers, "X-Slack-Request-Timestamp": "yesterday"}
     assert_rejected(check("slack", body, bad_ts, SLACK_SECRET), "bad signature")
+    for odd in ("nan", "inf", "yesterday"):  # signed, but no time: refused, never taken as fresh
+        assert_rejected(check("slack", body, _slack(body, ts=odd), SLACK_SECRET), "malformed timestamp")
 
 
 # --- Shopify (no official verifier library in Python: signed as documented at

@@ -63,6 +63,11 @@ def test_twilio_json_body_with_bodysha256():
     assert (v.kind, v.event_type, v.event_id) == ("event", "call.completed", "CA123:completed")
     assert_rejected(check("twilio", flip(body), headers, TWILIO_TOKEN, url=url),
                     "bad signature (the body does not match its hash)")
+    # the same signed URL without its body hash would sign no body at all: refused
+    bare = "https://hooks.example.com/twilio/status"
+    no_hash = {"X-Twilio-Signature": validator.compute_signature(bare, {}), "Content-Type": "application/json"}
+    assert_rejected(check("twilio", body, no_hash, TWILIO_TOKEN, url=bare),
+                    "the body is not covered by the signature (neither form fields nor a body hash)")
 
 
 def test_twilio_rejects_wrong_token_changed_byte_other_url_and_missing_header():

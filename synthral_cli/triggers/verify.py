@@ -12,6 +12,7 @@ De-duplication by event id is the receiver's job; stale timestamps are refused h
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -100,8 +101,11 @@ def _check_signature(spec: WebhookSpec, delivery: Delivery, key: bytes) -> str |
         assert spec.body_hash_param is not None  # noqa: S101 - narrowed for mypy
         if not _hex_equal(schemes.body_sha256(delivery.body), query[spec.body_hash_param]):
             raise Rejected("bad signature (the body does not match its hash)")
-    needs_form = "{form_sorted}" in spec.signed and not hashed and schemes.is_form(delivery.headers)
-    form = schemes.form_sorted(schemes.form_fields(delivery.body)) if needs_form else ""
+    signs_form = "{form_sorted}" in spec.signed and not hashed
+    if signs_form and delivery.body and not schemes.is_form(delivery.headers):
+        # Only form fields (or a body hash in the URL) are signed: any other body would ride along unchecked.
+        raise Rejected("the body is not covered by the signature (neither form fields nor a body hash)")
+    form = schemes.form_sorted(schemes.form_fields(delivery.body)) if signs_form else ""
     uses_url = "{url" in spec.signed
     for url in schemes.url_variants(delivery.url) if uses_url else [delivery.url]:
         parts = {
@@ -155,7 +159,9 @@ def _check_time(spec: WebhookSpec, sent: str | None, payload: Any, now: float) -
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise Rejected("malformed timestamp") from None
+        value = math.nan
+    if isinstance(raw, bool) or not math.isfinite(value):
+        raise Rejected("malformed timestamp")
     seconds = value / 1000 if ts.unit == "milliseconds" else value
     if ts.tolerance and abs(now - seconds) > ts.tolerance:
         raise Rejected("stale timestamp")
