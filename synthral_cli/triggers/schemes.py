@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -224,10 +225,15 @@ def parse_payload(spec: WebhookSpec, headers: Mapping[str, str], body: bytes) ->
         raise Rejected("the body is not JSON", 400) from None
 
 
+@functools.lru_cache(maxsize=256)
+def _split(path: str) -> tuple[str | int, ...]:
+    return tuple(split_path(path))
+
+
 def lookup(payload: Any, path: str) -> Any:
     """The value at a response path (``data.object.id``), or ``_ABSENT``."""
     node = payload
-    for part in split_path(path):
+    for part in _split(path):
         if isinstance(part, int) and isinstance(node, list) and -len(node) <= part < len(node):
             node = node[part]
         elif isinstance(node, dict) and str(part) in node:
