@@ -98,6 +98,20 @@ def test_github_accepts_octokit_signatures():
     assert check("github", b"Hello, World!", vector, GITHUB_SECRET).status == 400
 
 
+def test_github_form_encoded_delivery_carries_its_json_in_payload():
+    from urllib.parse import urlencode
+
+    form = urlencode({"payload": GITHUB_BODY.decode()}).encode()
+    (sig,) = node({"op": "octokit_sign", "secret": GITHUB_SECRET, "body": form.decode()})
+    headers = {"X-Hub-Signature-256": sig, "X-GitHub-Event": "issues", "X-GitHub-Delivery": "d2",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    v = check("github", form, headers, GITHUB_SECRET)
+    assert (v.kind, v.event_id, v.payload["issue"]["number"]) == ("event", "d2", 7)
+    (sig,) = node({"op": "octokit_sign", "secret": GITHUB_SECRET, "body": "payload=%7Bnot+json"})
+    assert_rejected(check("github", b"payload=%7Bnot+json", {**headers, "X-Hub-Signature-256": sig}, GITHUB_SECRET),
+                    "the form field payload is not JSON", 400)
+
+
 def test_github_rejects_wrong_secret_changed_byte_and_missing_header():
     (sig,) = node({"op": "octokit_sign", "secret": GITHUB_SECRET, "body": GITHUB_BODY.decode()})
     headers = {"X-Hub-Signature-256": sig, "X-GitHub-Event": "issues", "X-GitHub-Delivery": "d1"}
@@ -139,6 +153,14 @@ def test_slack_event_and_slash_command_signed_by_slack_sdk():
     v = check("slack", form, headers, SLACK_SECRET)
     assert (v.kind, v.event_type, v.event_id) == ("event", "/deploy", "13345224609.738474920.8088930838d")
     assert v.payload["text"] == "prod now"
+    # interactivity: the JSON is in the form's payload field
+    from urllib.parse import urlencode
+
+    action = {"type": "block_actions", "trigger_id": "1234.5678.abcd", "actions": [{"action_id": "approve"}]}
+    form = urlencode({"payload": json.dumps(action)}).encode()
+    headers = {**_slack(form), "Content-Type": "application/x-www-form-urlencoded"}
+    v = check("slack", form, headers, SLACK_SECRET)
+    assert (v.kind, v.event_type, v.event_id) == ("event", "block_actions", "1234.5678.abcd")
 
 
 def test_slack_url_verification_is_answered_only_when_signed():

@@ -110,6 +110,7 @@ class WebhookSpec:
     signed: str = "{body}"
     timestamp: Timestamp | None = None
     payload: str = "auto"  # auto (form when form-encoded, else JSON) | json | form
+    form_json_field: str | None = None  # a form body's JSON is in this field (GitHub, Slack: payload)
     batch: bool = False  # the payload is a JSON array of events (HubSpot)
     event_type: tuple[Source, ...] = ()
     event_id: tuple[Source, ...] = ()
@@ -165,6 +166,7 @@ class WebhookSpec:
             signed=raw.get("signed", "{body}"),
             timestamp=timestamp,
             payload=raw.get("payload", "auto"),
+            form_json_field=raw.get("form_json_field"),
             batch=bool(raw.get("batch", False)),
             event_type=_sources(raw.get("event_type")),
             event_id=_sources(raw.get("event_id")),

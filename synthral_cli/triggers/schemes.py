@@ -218,7 +218,13 @@ def parse_payload(spec: WebhookSpec, headers: Mapping[str, str], body: bytes) ->
                 out[k] = [*out[k], v] if isinstance(out[k], list) else [out[k], v]
             else:
                 out[k] = v
-        return out
+        inner = out.get(spec.form_json_field) if spec.form_json_field else None
+        if not isinstance(inner, str):
+            return out
+        try:
+            return json.loads(inner)
+        except ValueError:
+            raise Rejected(f"the form field {spec.form_json_field} is not JSON", 400) from None
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
