@@ -1,6 +1,7 @@
 """Webhook verification, continued: Twilio (``twilio`` RequestValidator), Square (``squareup``
 WebhooksHelper), HubSpot (``hubspot-api-client`` Signature), Discord (PyNaCl signing, checked by
 npm ``discord-interactions``), Svix-signed Replicate (``svix``), Linear (checked by ``@linear/sdk``),
+Paddle Billing (``paddle-python-sdk``),
 Zoom and Calendly (no official library: signed as their documentation says, URL beside each)."""
 
 from __future__ import annotations
@@ -351,3 +352,40 @@ def test_calendly_signature():
     assert_rejected(check("calendly", CALENDLY_BODY, _calendly(CALENDLY_BODY, ts=int(time.time()) - 181),
                           CALENDLY_KEY), "stale timestamp")
     assert_rejected(check("calendly", CALENDLY_BODY, {}, CALENDLY_KEY), "missing header Calendly-Webhook-Signature")
+
+
+# --- Paddle Billing (``paddle-python-sdk``: PaddleSignature.calculate_hmac signs, Verifier checks) ---
+
+PADDLE_KEY = "pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI"
+PADDLE_BODY = json.dumps({"event_id": "evt_01hv8wptq8987qeep44cyrewp9", "event_type": "transaction.completed",
+                          "occurred_at": "2026-12-05T01:00:00.000Z",
+                          "notification_id": "ntf_01hv8wptv9g4cx0d1bqd8m2wyg", "data": {"id": "txn_1"}}).encode()
+
+
+def _paddle(body: bytes, key: str = PADDLE_KEY, ts: int | None = None) -> dict[str, str]:
+    from paddle_billing.Notifications.PaddleSignature import PaddleSignature
+
+    t = int(time.time()) if ts is None else ts
+    h1 = PaddleSignature.calculate_hmac(key, f"{t}:".encode() + body).hexdigest()
+    return {"Paddle-Signature": f"ts={t};h1={h1}"}
+
+
+def test_paddle_signed_and_checked_by_paddles_sdk():
+    from paddle_billing.Notifications import Secret, Verifier
+
+    class Request:  # what Verifier reads: headers and body
+        def __init__(self, headers: dict[str, str], body: bytes) -> None:
+            self.headers, self.body = headers, body
+
+    headers = _paddle(PADDLE_BODY)
+    assert Verifier().verify(Request(headers, PADDLE_BODY), Secret(PADDLE_KEY))
+    v = check("paddle", PADDLE_BODY, headers, PADDLE_KEY)
+    assert (v.kind, v.event_type, v.event_id) == ("event", "transaction.completed", "ntf_01hv8wptv9g4cx0d1bqd8m2wyg")
+    stale = _paddle(PADDLE_BODY, ts=int(time.time()) - 6)
+    assert not Verifier().verify(Request(stale, PADDLE_BODY), Secret(PADDLE_KEY))
+    assert_rejected(check("paddle", PADDLE_BODY, stale, PADDLE_KEY), "stale timestamp")
+    assert_rejected(check("paddle", PADDLE_BODY, _paddle(PADDLE_BODY, "pdl_other"), PADDLE_KEY), "bad signature")
+    assert_rejected(check("paddle", flip(PADDLE_BODY), headers, PADDLE_KEY), "bad signature")
+    assert_rejected(check("paddle", PADDLE_BODY, {}, PADDLE_KEY), "missing header Paddle-Signature")
+    rolled = f"{headers['Paddle-Signature']};h1={'0' * 64}"
+    assert check("paddle", PADDLE_BODY, {"Paddle-Signature": rolled}, PADDLE_KEY).kind == "event"
