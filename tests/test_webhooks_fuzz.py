@@ -57,6 +57,16 @@ def test_random_deliveries_get_a_verdict_never_an_exception():
     seen.done()
 
 
+def test_a_signed_body_nested_too_deep_for_the_parser_is_refused_not_raised():
+    github = next(s for s in SPECS if s.slug == "github")
+    for body in (b"[" * 200_000, b"payload=" + b"%5B" * 200_000):
+        sig = "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
+        ctype = "application/x-www-form-urlencoded" if body.startswith(b"payload") else "application/json"
+        v = verify(github, Delivery("POST", "https://h/x", {"X-Hub-Signature-256": sig, "Content-Type": ctype},
+                                    body), "k", now=0)
+        assert (v.kind, v.status) == ("rejected", 400), v.reason
+
+
 def test_signed_random_bodies_are_accepted_or_refused_as_not_json():
     seen = Counter("webhooks.signed_random_bodies")
     github = next(s for s in SPECS if s.slug == "github")

@@ -43,7 +43,9 @@ GOOD = {
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"scheme": "rsa"}, "webhooks.scheme: 'rsa' is not one of ['hmac', 'ed25519']"),
+        ({"scheme": "rsa"}, "webhooks.scheme: 'rsa' is not one of ['hmac', 'ed25519', 'token']"),
+        ({"scheme": "token", "signed": "{body}"},
+         "webhooks.signed: a token scheme signs nothing (the header is the secret)"),
         ({"signature": {"prefix": "x"}}, "webhooks.signature: 'header' is a required property"),
         ({"signature": {"header": "X-Sig", "formt": "pairs"}},
          "webhooks.signature: unknown field 'formt'. Did you mean 'format'?"),

@@ -389,3 +389,22 @@ def test_paddle_signed_and_checked_by_paddles_sdk():
     assert_rejected(check("paddle", PADDLE_BODY, {}, PADDLE_KEY), "missing header Paddle-Signature")
     rolled = f"{headers['Paddle-Signature']};h1={'0' * 64}"
     assert check("paddle", PADDLE_BODY, {"Paddle-Signature": rolled}, PADDLE_KEY).kind == "event"
+
+
+# --- GitLab (a shared token, no signature; as documented at
+# https://docs.gitlab.com/ee/user/project/integrations/webhooks.html#validate-payloads-by-using-a-secret-token) ---
+
+
+def test_gitlab_token():
+    body = json.dumps({"object_kind": "merge_request", "object_attributes": {"iid": 1, "action": "open"}}).encode()
+    headers = {"X-Gitlab-Token": "glwh-secret", "X-Gitlab-Event": "Merge Request Hook",
+               "Idempotency-Key": "f5c4b9a1-7e3a-4c1a-9d6e-2b0a7c2e1d11"}
+    v = check("gitlab", body, headers, "glwh-secret")
+    assert (v.kind, v.event_type, v.event_id) == ("event", "merge_request.open", "f5c4b9a1-7e3a-4c1a-9d6e-2b0a7c2e1d11")
+    push = json.dumps({"object_kind": "push", "ref": "refs/heads/main"}).encode()
+    v = check("gitlab", push, {"X-Gitlab-Token": "glwh-secret"}, "glwh-secret")
+    assert (v.event_type, v.event_id) == ("push", "sha256:" + hashlib.sha256(push).hexdigest())
+    assert_rejected(check("gitlab", body, {**headers, "X-Gitlab-Token": "glwh-secreT"}, "glwh-secret"), "bad token")
+    assert_rejected(check("gitlab", body, {**headers, "X-Gitlab-Token": ""}, "glwh-secret"), "bad token")
+    assert_rejected(check("gitlab", body, {"X-Gitlab-Event": "Push Hook"}, "glwh-secret"),
+                    "missing header X-Gitlab-Token")

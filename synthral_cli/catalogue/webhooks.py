@@ -8,7 +8,9 @@ a manifest change only (docs/connectors.md, "Webhooks"):
 - ``hmac``: an HMAC (sha1/sha256/sha512) over a ``signed`` template (``{timestamp}.{body}``,
   ``{method}{url}{body}{timestamp}`` ...), sent hex or base64 in a header, either bare, behind a
   prefix (``sha256=``) or among ``key=value`` pairs (``t=...,v1=...``; Svix: ``v1,<sig> ...``);
-- ``ed25519``: an Ed25519 signature (hex) over the template, checked with the provider's public key.
+- ``ed25519``: an Ed25519 signature (hex) over the template, checked with the provider's public key;
+- ``token``: the header carries the shared secret itself (GitLab's ``X-Gitlab-Token``): compared in
+  constant time; it proves the sender knows the secret but does not cover the body.
 
 Verification itself lives in ``triggers/verify.py``.
 """
@@ -23,7 +25,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from collections.abc import Mapping
     from typing import Any
 
-SCHEMES = ("hmac", "ed25519")
+SCHEMES = ("hmac", "ed25519", "token")
 # {body} {timestamp} {method} {url} {form_sorted} {header:Name|Other-Name}
 TEMPLATE_PART = re.compile(r"\{([a-z_]+)(?::([^{}]+))?\}")
 TEMPLATE_VARS = ("body", "timestamp", "method", "url", "form_sorted", "header")
@@ -214,6 +216,10 @@ def webhook_problems(doc: Mapping[str, Any]) -> list[str]:
         problems.append("webhooks.timestamp.pair: only with signature.format: pairs")
     if hooks["scheme"] == "ed25519" and hooks.get("encoding", "hex") != "hex":
         problems.append("webhooks.encoding: ed25519 signatures are hex")
+    if hooks["scheme"] == "token":
+        for key in ("signed", "algorithm", "encoding", "timestamp"):
+            if key in hooks:
+                problems.append(f"webhooks.{key}: a token scheme signs nothing (the header is the secret)")
 
     def check_path(where: str, path: Any) -> None:
         if isinstance(path, str):

@@ -114,7 +114,10 @@ def url_variants(url: str) -> list[str]:
     """The URL as received; with its port removed or the default port added (Twilio's validator
     tries both); and with the reserved characters HubSpot decodes before signing decoded."""
     out = [url]
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[::1" and other URLs no provider signs
+        return out
     default = {"https": 443, "http": 80}.get(parts.scheme)
     try:
         port = parts.port
@@ -127,6 +130,13 @@ def url_variants(url: str) -> list[str]:
             out.append(urlunsplit(parts._replace(netloc=f"{parts.netloc}:{default}")))
     out += [decode_uri(u) for u in out]
     return list(dict.fromkeys(out))
+
+
+def url_query(url: str) -> str:
+    try:
+        return urlsplit(url).query
+    except ValueError:
+        return ""
 
 
 # HubSpot v3 decodes these escapes in the request URI before signing:
@@ -223,11 +233,11 @@ def parse_payload(spec: WebhookSpec, headers: Mapping[str, str], body: bytes) ->
             return out
         try:
             return json.loads(inner)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Rejected(f"the form field {spec.form_json_field} is not JSON", 400) from None
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; so deep it recurses: not JSON
         raise Rejected("the body is not JSON", 400) from None
 
 
