@@ -38,6 +38,25 @@ def config_dir(clean_environ) -> Path:
     return clean_environ
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster per test worker (tests/pgcluster.py); a test that needs an
+    empty store takes ``pg_cluster.new_database()``."""
+    from tests.pgcluster import PgCluster
+
+    cluster = PgCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_store_url(pg_cluster) -> str:
+    """The URL of a fresh, empty database on the worker's cluster (password included)."""
+    return pg_cluster.new_database()
+
+
 @dataclass
 class Result:
     exit_code: int

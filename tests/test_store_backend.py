@@ -1,4 +1,5 @@
-"""The store backend protocol (issue 13, item 3): ``Store`` runs unchanged over a second backend.
+"""The store backend protocol (issue 13, item 3; issue 19): ``Store`` runs unchanged over SQLite,
+an in-memory backend and a real PostgreSQL server (tests/pgcluster.py).
 
 ``MemoryBackend`` implements ``StoreBackend`` with dictionaries and a lock, the way a PostgreSQL
 backend would with tables and a transaction. The same tests run over it and over SQLite: the
@@ -167,11 +168,15 @@ def settings(**extra: str) -> Settings:
     return Settings({**os.environ, "SYNTHRAL_STORE_KEY": STORE_KEY, **extra})
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgresql"])
 def store(request, config_dir) -> Iterator[Store]:
     s = settings()
-    backend = SqliteBackend.open(s) if request.param == "sqlite" else MemoryBackend()
-    st = Store(s, backend)
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_store_url")
+        st = Store.open(settings(SYNTHRAL_STORE_URL=url))
+        assert type(st.backend).__name__ == "PostgresBackend"
+    else:
+        st = Store(s, SqliteBackend.open(s) if request.param == "sqlite" else MemoryBackend())
     yield st
     st.close()
 

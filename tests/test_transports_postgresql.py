@@ -5,93 +5,18 @@ the ``postgres`` user (initdb refuses root)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.invoke_support import STORE_KEY, put_connection
-
-PASSWORD = "pg-secret-pw"
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for root in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (root / name).exists():
-            return str(root / name)
-    return None
+from tests.pgcluster import PASSWORD
 
 
 @pytest.fixture(scope="session")
-def pg_server():
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.fail("PostgreSQL is not installed: apt-get install -y postgresql")
-    base = Path(tempfile.mkdtemp(prefix="testpg-cluster-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    pwfile = base / "pw"
-    pwfile.write_text(PASSWORD + "\n")
-    import trustme
-
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    cert_file, key_file, ca_file = base / "server.crt", base / "server.key", base / "ca.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
-    ca.cert_pem.write_to_path(str(ca_file))
-    os.chmod(key_file, 0o600)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-        shutil.chown(pwfile, "postgres")
-        shutil.chown(cert_file, "postgres")
-        shutil.chown(key_file, "postgres")
-        os.chmod(base, 0o755)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [
-            *prefix,
-            initdb,
-            "-D",
-            str(data),
-            "-U",
-            "synthral",
-            "--pwfile",
-            str(pwfile),
-            "-A",
-            "scram-sha-256",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    opts = (
-        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-        f" -c ssl=on -c ssl_cert_file={cert_file} -c ssl_key_file={key_file}"
-    )
-    subprocess.run(
-        [*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield {"host": "127.0.0.1", "port": port, "socket": str(sock), "ca": str(ca_file)}
-    finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+def pg_server(pg_cluster):
+    return {"host": pg_cluster.host, "port": pg_cluster.port, "socket": str(pg_cluster.sock), "ca": pg_cluster.ca}
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ APP_NAME = "synthral"
 CONFIG_DIR = "SYNTHRAL_CONFIG_DIR"
 MANIFESTS_PATH = "SYNTHRAL_MANIFESTS_PATH"
 STORE_KEY = "SYNTHRAL_STORE_KEY"
+STORE_URL = "SYNTHRAL_STORE_URL"  # postgresql://... puts the store in PostgreSQL; unset = the SQLite file
+STORE_LOCK_TIMEOUT = "SYNTHRAL_STORE_LOCK_TIMEOUT"  # seconds a command waits for a connection's lock
 CA_BUNDLE = "SYNTHRAL_CA_BUNDLE"
 ALLOW_INSECURE = "SYNTHRAL_ALLOW_INSECURE"
 MCP_BEARER_TOKEN = "SYNTHRAL_MCP_BEARER_TOKEN"  # what `synthral mcp --transport http` clients must send
@@ -28,6 +30,7 @@ BROWSER = "BROWSER"
 NANGO_DEFAULT_URL = "https://api.nango.dev"
 
 STORE_FILENAME = "store.db"
+CONFIG_FILENAME = "config.toml"  # optional: store_url = "postgresql://..."
 KEY_FILENAME = "store.key"
 USER_MANIFESTS_DIRNAME = "manifests"
 CACHE_DIRNAME = "cache"
@@ -102,6 +105,10 @@ class Paths:
         return self.config_dir / STORE_FILENAME
 
     @property
+    def config_file(self) -> Path:
+        return self.config_dir / CONFIG_FILENAME
+
+    @property
     def key_file(self) -> Path:
         return self.config_dir / KEY_FILENAME
 
@@ -160,6 +167,25 @@ class Settings:
         return self.env.get(STORE_KEY) or None
 
     @property
+    def store_url(self) -> str | None:
+        """Where a shared store is (``SYNTHRAL_STORE_URL``, ``--store-url``, or ``store_url`` in
+        ``config.toml`` of the config directory); ``None`` = the SQLite file."""
+        value = self.env.get(STORE_URL)
+        if value is None:
+            value = _config_value(self.paths.config_file, "store_url")
+        return (value.strip() or None) if value else None
+
+    @property
+    def store_lock_timeout(self) -> float:
+        """How long a command waits for a connection's lock (a refresh elsewhere) before exit 4."""
+        raw = self.env.get(STORE_LOCK_TIMEOUT, "")
+        try:
+            value = float(raw) if raw else 30.0
+        except ValueError:
+            value = 30.0
+        return value if 0 < value < 3600 else 30.0
+
+    @property
     def ca_bundle(self) -> str | None:
         return self.env.get(CA_BUNDLE) or None
 
@@ -197,3 +223,32 @@ class Settings:
         if flag in {"0", "false", "no", "off"}:
             return False
         return self.nango_secret_key is not None
+
+
+def _config_value(path: Path, key: str) -> str | None:
+    """One string setting of ``config.toml`` (``key = "value"``), or ``None``; the file is read
+    only when it exists. A file that is not TOML is a usage error naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        from .errors import UsageError
+
+        raise UsageError(f"cannot read {path}: {exc.strerror}.", "Fix its permissions or remove it.") from None
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the one kind of line synthral writes and reads
+        for line in text.splitlines():
+            name, eq, value = line.partition("=")
+            if eq and name.strip() == key:
+                return value.strip().strip("\"'")
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        from .errors import UsageError
+
+        raise UsageError(f"{path} is not valid TOML: {exc}.", f"Fix it, e.g. {key} = \"postgresql://...\"") from None
+    value = data.get(key)
+    return value if isinstance(value, str) else None

@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     from .backend import StoreBackend
     from .keys import KeyLocator, KeySource
 
-__all__ = ["AppCredentials", "Connection", "Store", "check_name"]
+__all__ = ["AppCredentials", "Connection", "StaleWrite", "Store", "check_name"]
+
+
+class StaleWrite(StoreError):
+    """A compare-and-swap ``put`` found a newer version stored: nothing was written."""
 
 
 def _plain(value: Any) -> Any:
@@ -52,11 +56,35 @@ class Store:
         self._locator: KeyLocator | None = None
 
     @classmethod
-    def open(cls, settings: Settings) -> Store:
-        """Open (creating and migrating) the store of ``settings``."""
+    def open(cls, settings: Settings, url: str | None = None) -> Store:
+        """Open (creating and migrating) the store of ``settings``: the one place a backend is
+        chosen. ``url`` (else ``settings.store_url``) names a PostgreSQL store; none is the SQLite
+        file of the config directory (``sqlite:`` says so explicitly)."""
+        url = settings.store_url if url is None else url
+        if url and url.lower() not in ("sqlite", "sqlite:"):
+            from .pg_url import is_postgres_url
+
+            if not is_postgres_url(url):
+                raise UsageError(
+                    f"unknown store URL scheme {url.split(':', 1)[0]!r}.",
+                    "Use postgresql://USER@HOST:PORT/DBNAME, or sqlite: for the file in the config directory.",
+                )
+            from .postgresql import PostgresBackend
+
+            return cls(settings, PostgresBackend.open(settings, url))
         from .sqlite import SqliteBackend
 
         return cls(settings, SqliteBackend.open(settings))
+
+    @staticmethod
+    def exists(settings: Settings) -> bool:
+        """Whether there may be a store to read, without creating one: a configured PostgreSQL
+        store always may; the SQLite file only once it was created."""
+        return bool(settings.store_url) or settings.paths.store.exists()
+
+    @property
+    def backend_name(self) -> str:
+        return "postgresql" if type(self.backend).__name__ == "PostgresBackend" else "sqlite"
 
     def close(self) -> None:
         self.backend.close()
@@ -206,8 +234,12 @@ class Store:
         register(*conn.secrets.values())
         return conn
 
-    def put(self, conn: Connection) -> Connection:
-        """Insert or replace; returns the stored connection (``version`` bumped, times set)."""
+    def put(self, conn: Connection, *, if_version: int | None = None) -> Connection:
+        """Insert or replace; returns the stored connection (``version`` bumped, times set).
+
+        With ``if_version`` it is compare-and-swap: written only if the stored version is still
+        that one (``0``: no row), else ``StaleWrite`` and nothing changes (a refresh that lost
+        its lock never overwrites a newer token)."""
         from ..basics.redact import register
         from . import crypto
 
@@ -218,6 +250,12 @@ class Store:
         with self.locked(conn.slug, conn.name):
             key = self._sealing_key()
             head = self.backend.version_of(conn.slug, conn.name)
+            if if_version is not None and (head[0] if head else 0) != if_version:
+                raise StaleWrite(
+                    f"connection {conn.slug}/{conn.name} was changed by another process (version "
+                    f"{head[0] if head else 0}, expected {if_version}); nothing was written.",
+                    "Retry the command: it reads the newer connection.",
+                )
             now = time.time()
             stored = replace(
                 conn,
@@ -310,6 +348,7 @@ class Store:
         else:
             source, location = None, None
         return {
+            "backend": self.backend_name,
             "store_path": self.location,
             "key_source": source,
             "key_location": location,
