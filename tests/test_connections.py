@@ -376,6 +376,7 @@ def test_store_status(cli, config_dir):
     r = cli("store", "status", "--json")
     data = json.loads(r.stdout)
     assert data == {
+        "backend": "sqlite",  # issue 19: the backend is named (sqlite | postgresql)
         "store_path": str(config_dir / "store.db"),
         "key_source": "file",
         "key_location": str(config_dir / "store.key"),

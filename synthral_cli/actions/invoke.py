@@ -310,11 +310,12 @@ def test_credential(
 
 def _record(sy: Synthral, slug: str, connection: str, ok: bool, message: str) -> None:
     """Health for ``connections list``; only stored connections have a row to record it in."""
-    from ..basics.errors import StoreError
+    from ..basics.errors import NetworkError, StoreError
+    from ..store.encrypted import Store
 
-    if sy.settings.token_override(slug) is not None or not sy.paths.store.exists():
+    if sy.settings.token_override(slug) is not None or not Store.exists(sy.settings):
         return
     try:
         sy.store.record_test(slug, connection, ok, redact.redact(message)[:500])
-    except StoreError:
+    except (StoreError, NetworkError):  # best effort: a shared store that is down is not a failed call
         return

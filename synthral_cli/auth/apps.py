@@ -34,7 +34,7 @@ def app_credentials(
         stored = sy.store.get_app(slug)
         if stored is not None:
             client_id, secret, source = stored.client_id, stored.client_secret, "store"
-    elif secret is None and sy.paths.store.exists():
+    elif secret is None and _store_exists(sy):
         stored = sy.store.get_app(slug)
         if stored is not None and stored.client_id == client_id:
             secret = stored.client_secret
@@ -91,3 +91,9 @@ def app_binding(
         + f", and the user manifest {manifest.source} moves the token endpoint",
         rebind=f"Remove that manifest, or give its app as {client_id_var(slug)} and {client_secret_var(slug)}.",
     )
+
+
+def _store_exists(sy: Synthral) -> bool:
+    from ..store.encrypted import Store
+
+    return Store.exists(sy.settings)

@@ -1,7 +1,8 @@
 """Credentials: resolving what a connector call authenticates with, and refreshing it.
 
     resolve(sy, manifest, connection)        -> Credential   env override, Nango or the store;
-                                                              refreshes when < 60 s remain
+                                                              refreshes when little time remains
+                                                              (``margin``: 60 s, less for short tokens)
     refresh_after_401(sy, manifest, cred)    -> Credential | None   one forced refresh
     refresh_connection(sy, manifest, name)   -> Connection   refresh under the store lock
     refresh_now(sy, manifest, name)          -> (method, expires_at)   ``synthral refresh``
@@ -10,9 +11,16 @@
 
 Putting new credentials in the store is ``authorize.py``; the OAuth app is ``apps.py``.
 
-Refreshing is done once across processes: under ``store.locked()`` the connection is read again
-and refreshed only if it is still expiring (or still holds the token that was refused), so N
-processes finding the same expired token make one refresh grant between them.
+Refreshing is done once across processes and machines, the same way on every backend: under
+``store.locked(slug, name)`` (SQLite: the file's write lock; PostgreSQL: that connection's
+advisory lock) the connection is read again and refreshed only if it is still expiring (or still
+holds the token that was refused), and the new tokens are written with compare-and-swap on the
+version that was read, so N processes finding the same expired token make one refresh grant
+between them and a refresh that lost its lock never overwrites a newer token. ``invalid_grant``
+marks the connection for re-authorization only if its version is still the one that was refused;
+if another process stored a newer token meanwhile, that token is used instead. When the store is
+lost after the provider answered (a PostgreSQL restart), the new tokens are written once it is
+back, with the same compare-and-swap, for up to ``SAVE_RETRY`` seconds.
 """
 
 from __future__ import annotations
@@ -34,23 +42,21 @@ from .binding import (
     default_origins,
 )
 from .credential import Credential
+from .expiry import LIFETIME_KEY
+from .expiry import expiring as _expiring
 from .tokens import TokenSet
 
 if TYPE_CHECKING:
     from ..store.model import Connection
     from .context import Context as Synthral
 
-EXPIRY_MARGIN = 60.0  # refresh when fewer seconds than this remain
+SAVE_RETRY = 10.0  # seconds to keep trying to store tokens the provider issued when the store was lost
 OAUTH_METHODS = ("direct", "device", "client_credentials")
 _ENV_SECRET_KEY = {"oauth2": "access_token", "bearer": "token", "api_key": "api_key"}
 
 
 def _authorize_cmd(slug: str, name: str) -> str:
     return f"synthral authorize {slug}" + (f" --connection {name}" if name != "default" else "")
-
-
-def _expiring(conn: Connection, margin: float = EXPIRY_MARGIN) -> bool:
-    return conn.expires_at is not None and conn.expires_at - time.time() < margin
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,26 +96,28 @@ def check_shadowing(sy: Synthral, manifest: Manifest, conn: Connection) -> None:
 
 def _stored_config(sy: Synthral, slug: str, name: str) -> dict[str, Any]:
     """Best effort, for an env override: the config of a stored connection, if there is one."""
-    from ..basics.errors import StoreError
+    from ..basics.errors import NetworkError, StoreError
+    from ..store.encrypted import Store
 
-    if not sy.paths.store.exists():
+    if not Store.exists(sy.settings):
         return {}
     try:
         conn = sy.store.get(slug, name)
-    except StoreError:
+    except (StoreError, NetworkError):
         return {}
     return dict(conn.config) if conn is not None else {}
 
 
 def shadows_stored(sy: Synthral, slug: str, name: str = "default") -> bool:
     """True when ``SYNTHRAL_<SLUG>_TOKEN`` is set and a stored connection exists (say so)."""
-    from ..basics.errors import StoreError
+    from ..basics.errors import NetworkError, StoreError
+    from ..store.encrypted import Store
 
-    if sy.settings.token_override(slug) is None or not sy.paths.store.exists():
+    if sy.settings.token_override(slug) is None or not Store.exists(sy.settings):
         return False
     try:
         return sy.store.get(slug, name) is not None
-    except StoreError:
+    except (StoreError, NetworkError):
         return False
 
 
@@ -265,6 +273,10 @@ def _with_tokens(conn: Connection, tokens: TokenSet) -> Connection:
     metadata = dict(conn.metadata)
     if tokens.token_type:
         metadata["token_type"] = tokens.token_type
+    if tokens.lifetime is not None:
+        metadata[LIFETIME_KEY] = round(tokens.lifetime, 3)
+    else:
+        metadata.pop(LIFETIME_KEY, None)
     return dataclasses.replace(
         conn,
         secrets=secrets,
@@ -284,38 +296,82 @@ def refresh_connection(
     force: bool = False,
     stale_access_token: str | None = None,
 ) -> Connection:
-    """Refresh under the store lock, once across processes.
+    """Refresh under the connection's lock, once across processes and machines.
 
     Under the lock the connection is read again; it is refreshed only if it is still expiring
     (or, with ``force``, still holds ``stale_access_token`` when one is given). A rotated refresh
-    token replaces the old one in the same transaction. ``invalid_grant`` marks the connection as
-    needing re-authorization, unless a newer version was stored meanwhile, and raises AuthError.
+    token replaces the old one in the same transaction, written only if the version read under
+    the lock is still the stored one. ``invalid_grant`` marks the connection as needing
+    re-authorization, unless a newer version was stored meanwhile (then that one is returned),
+    and raises AuthError.
     """
+    from ..basics.errors import NetworkError
+    from ..store.encrypted import StaleWrite
+
     slug = manifest.slug
     store = sy.store
     refused: tuple[AuthError, int] | None = None
-    with store.locked():
-        conn = store.get(slug, connection)
-        if conn is None:
-            raise AuthError(
-                f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}"
-            )
-        check_shadowing(sy, manifest, conn)
-        if stale_access_token is not None and conn.secrets.get("access_token") != stale_access_token:
-            return conn  # another process refreshed it already
-        if not force and not _expiring(conn):
-            return conn
-        try:
-            tokens = _renew(sy, manifest, conn)
-        except grants.InvalidGrant as exc:
-            refused = (exc, conn.version)
-        else:
-            if not conn.origins:  # stored before binding: record what it was checked against
-                conn = dataclasses.replace(conn, origins=bound_origins(sy, manifest, conn))
-            return store.put(_with_tokens(conn, tokens))
+    issued: tuple[Connection, int] | None = None  # tokens the provider gave, not yet stored
+    try:
+        with store.locked(slug, connection):
+            conn = store.get(slug, connection)
+            if conn is None:
+                raise AuthError(
+                    f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}"
+                )
+            check_shadowing(sy, manifest, conn)
+            if stale_access_token is not None and conn.secrets.get("access_token") != stale_access_token:
+                return conn  # another process refreshed it already
+            if not force and not _expiring(conn):
+                return conn
+            try:
+                tokens = _renew(sy, manifest, conn)
+            except grants.InvalidGrant as exc:
+                refused = (exc, conn.version)
+            else:
+                if not conn.origins:  # stored before binding: record what it was checked against
+                    conn = dataclasses.replace(conn, origins=bound_origins(sy, manifest, conn))
+                issued = (_with_tokens(conn, tokens), conn.version)
+                return store.put(issued[0], if_version=issued[1])
+    except StaleWrite:
+        return _newer(sy, slug, connection)
+    except NetworkError:
+        if issued is None:
+            raise
+        return _save_issued(sy, issued[0], issued[1])
+    assert refused is not None  # noqa: S101 - every other path returned or raised
     error, version = refused
-    store.mark_needs_reauth(slug, connection, if_version=version)
+    if not store.mark_needs_reauth(slug, connection, if_version=version):
+        newer = store.get(slug, connection)  # another process refreshed meanwhile: its token is good
+        if newer is not None and not newer.needs_reauth:
+            return newer
     raise AuthError(error.message, f"Run `{_authorize_cmd(slug, connection)}` to connect again.")
+
+
+def _save_issued(sy: Synthral, conn: Connection, version: int) -> Connection:
+    """The store went away after the provider issued new tokens (a rotated refresh token would
+    be lost with them): write them once it is back, only over the version they replace."""
+    from ..basics.errors import NetworkError
+    from ..store.encrypted import StaleWrite
+
+    deadline = time.monotonic() + SAVE_RETRY
+    while True:
+        time.sleep(0.5)
+        try:
+            return sy.store.put(conn, if_version=version)
+        except StaleWrite:
+            return _newer(sy, conn.slug, conn.name)
+        except NetworkError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def _newer(sy: Synthral, slug: str, name: str) -> Connection:
+    """The connection another process stored while ours was being refreshed."""
+    conn = sy.store.get(slug, name)
+    if conn is None:
+        raise AuthError(f"The {slug} connection {name!r} was removed meanwhile.", f"Run: {_authorize_cmd(slug, name)}")
+    return conn
 
 
 def refresh_now(sy: Synthral, manifest: Manifest, connection: str = "default") -> tuple[str, float | None]:

@@ -33,6 +33,7 @@ class TokenSet:
     scopes: list[str] = field(default_factory=list)
     token_type: str | None = None
     config: dict[str, Any] = field(default_factory=dict)  # from_token_response values
+    lifetime: float | None = None  # seconds the token was issued for (expires_in), when known
 
 
 def dig(data: Any, path: str) -> Any:
@@ -135,6 +136,8 @@ def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[st
             )
     life = seconds(token.get("expires_in"))
     expires_at = time.time() + life if life is not None else _epoch(token.get("expires_at"))
+    if life is None and expires_at is not None:
+        life = max(0.0, expires_at - time.time())
     raw_scope = dig(token, auth.get("scope_response_path", "scope"))
     if isinstance(raw_scope, list):
         scopes = [str(s) for s in raw_scope]
@@ -157,4 +160,5 @@ def parse_token(manifest: Manifest, token: Mapping[str, Any], requested: list[st
         scopes=scopes,
         token_type=token.get("token_type"),
         config=config,
+        lifetime=life,
     )

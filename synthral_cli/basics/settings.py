@@ -250,5 +250,5 @@ def _config_value(path: Path, key: str) -> str | None:
         from .errors import UsageError
 
         raise UsageError(f"{path} is not valid TOML: {exc}.", f"Fix it, e.g. {key} = \"postgresql://...\"") from None
-    value = data.get(key)
-    return value if isinstance(value, str) else None
+    found = data.get(key)
+    return found if isinstance(found, str) else None

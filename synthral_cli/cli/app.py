@@ -96,6 +96,14 @@ def root(
         "with a password, PostgreSQL sslmode disable/allow/prefer).",
         envvar="SYNTHRAL_ALLOW_INSECURE",
     ),
+    store_url: str = typer.Option(
+        "",
+        "--store-url",
+        help="Use this store: postgresql://USER@HOST:PORT/DB (shared by a team; the password from "
+        "PGPASSWORD or ~/.pgpass, never on the command line) or sqlite: (this machine's file). "
+        "Default: SYNTHRAL_STORE_URL, then store_url in config.toml, then the file.",
+        show_default=False,
+    ),
 ) -> None:
     """Connect shell scripts and CI jobs to SaaS APIs.
 
@@ -109,6 +117,11 @@ def root(
         from ..basics.settings import ALLOW_INSECURE
 
         ctx.obj.env[ALLOW_INSECURE] = "1"
+    if store_url:
+        from ..basics.settings import STORE_URL
+        from .store import refuse_password_on_argv
+
+        ctx.obj.env[STORE_URL] = refuse_password_on_argv(store_url, "--store-url")
     if ctx.obj.debug:
         from ..basics.logs import disable_debug_logging, enable_debug_logging
 

@@ -149,7 +149,9 @@ def usable_connectors(sy: Synthral) -> set[str]:
     """Slugs with a usable credential: ``SYNTHRAL_<SLUG>_TOKEN`` or a stored connection that does
     not need re-authorization. Reading the list decrypts nothing; a missing store is empty."""
     slugs = {s for s in sy.catalogue.slugs() if sy.settings.token_override(s) is not None}
-    if not sy.paths.store.exists():
+    from ..store.encrypted import Store
+
+    if not Store.exists(sy.settings):
         return slugs
     other = sy.sibling()  # a store of its own: the caller's may belong to another thread
     try:
