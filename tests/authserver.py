@@ -18,6 +18,18 @@ Every issued token is recorded in ``grants`` so tests can count refresh grants, 
 received (method, path, query, body, headers) in ``requests``, so a test can show that nothing
 arrived. Models are
 in memory, behind one lock (the server is threaded).
+
+Refresh-token reuse detection (issue 19), per client (``add_client(detect_reuse=True)``), as
+oidc-provider and Auth0 do: every token belongs to a grant family (one per authorization); a
+refresh token that was already rotated, presented again, revokes the whole family (every access
+and refresh token of that authorization) and answers ``invalid_grant``. The server's own log,
+``events`` (and ``log_path`` as JSON lines when set), records each ``grant``, ``reuse`` and
+``invalid_grant`` with its time, client and family.
+
+``hold_refresh`` (a ``threading.Event``) holds the next refresh-token request before it is
+processed, after announcing it on ``refresh_arrived``; when released, a request whose client went
+away meanwhile is dropped without granting anything (``aborted`` in the log), as a server that
+cancels a request's work when its client disconnects (Go's request context) does.
 """
 
 from __future__ import annotations
@@ -90,6 +102,7 @@ class Client(ClientMixin):
     grant_types: list[str]
     auth_method: str = "client_secret_post"
     scope: str = "read write admin"
+    detect_reuse: bool = False  # a rotated refresh token presented again revokes its whole family
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -157,6 +170,8 @@ class Token(TokenMixin):
     issued_at: float = field(default_factory=time.time)
     access_revoked: bool = False
     refresh_revoked: bool = False
+    family: str = field(default_factory=lambda: secrets.token_hex(4))  # one per authorization
+    rotated: bool = False  # its refresh token was exchanged (reuse of it is detected)
 
     def check_client(self, client: Client) -> bool:
         return self.client_id == client.get_client_id()
@@ -197,6 +212,10 @@ class OAuthServer:
         self.slow_down_polls = 0  # answer slow_down to this many polls first
         self.token_extra: dict[str, Any] = {}  # merged into successful token answers (craft)
         self.device_extra: dict[str, Any] = {}  # merged into device authorization answers
+        self.events: list[dict[str, Any]] = []  # the server's log: grant, reuse, invalid_grant, aborted
+        self.log_path: Path | None = None
+        self.hold_refresh: threading.Event | None = None  # hold the next refresh request until set
+        self.refresh_arrived = threading.Event()
         self.app = self._build_app()
         self._httpd: Any = None
         self.url = ""
@@ -213,8 +232,9 @@ class OAuthServer:
             "urn:ietf:params:oauth:grant-type:device_code",
         ),
         auth_method: str = "client_secret_post",
+        detect_reuse: bool = False,
     ) -> Client:
-        client = Client(client_id, client_secret, list(grant_types), auth_method)
+        client = Client(client_id, client_secret, list(grant_types), auth_method, detect_reuse=detect_reuse)
         with self.lock:
             self.clients[client_id] = client
         return client
@@ -226,6 +246,18 @@ class OAuthServer:
                 for g in self.grants
                 if g["grant_type"] == grant_type and (client_id is None or g["client_id"] == client_id)
             )
+
+    def log(self, event: str, **fields: Any) -> None:
+        entry = {"t": time.time(), "event": event, **fields}
+        with self.lock:
+            self.events.append(entry)
+            if self.log_path is not None:
+                with self.log_path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+
+    def logged(self, event: str, client_id: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e for e in self.events if e["event"] == event and client_id in (None, e.get("client_id"))]
 
     def revoke_all(self) -> None:
         with self.lock:
@@ -273,17 +305,20 @@ class OAuthServer:
     def _save_token(self, token: dict[str, Any], req: Any) -> None:
         client = req.client
         grant_type = req.payload.grant_type if req.payload is not None else None
+        old = getattr(req, "refresh_token", None)
+        new = Token(
+            client.get_client_id(),
+            req.user,
+            token["access_token"],
+            token.get("refresh_token"),
+            token.get("scope", ""),
+            int(token.get("expires_in", self.expires_in)),
+        )
+        if isinstance(old, Token):
+            new.family = old.family
+        self.log("grant", grant_type=grant_type, client_id=client.get_client_id(), family=new.family)
         with self.lock:
-            self.tokens.append(
-                Token(
-                    client.get_client_id(),
-                    req.user,
-                    token["access_token"],
-                    token.get("refresh_token"),
-                    token.get("scope", ""),
-                    int(token.get("expires_in", self.expires_in)),
-                )
-            )
+            self.tokens.append(new)
             self.grants.append(
                 {"grant_type": grant_type, "client_id": client.get_client_id(), "scope": token.get("scope")}
             )
@@ -356,6 +391,13 @@ class OAuthServer:
                 tok = srv.find(refresh_token)
                 if tok and tok.refresh_token == refresh_token and not tok.refresh_revoked:
                     return tok
+                client = srv.clients.get(tok.client_id) if tok else None
+                if tok is not None and tok.rotated and client is not None and client.detect_reuse:
+                    with srv.lock:  # reuse of a rotated refresh token: the whole authorization dies
+                        for t in srv.tokens:
+                            if t.family == tok.family:
+                                t.access_revoked = t.refresh_revoked = True
+                    srv.log("reuse", client_id=tok.client_id, family=tok.family)
                 return None
 
             def authenticate_user(self, refresh_token: Token) -> str | None:
@@ -365,6 +407,7 @@ class OAuthServer:
                 with srv.lock:
                     refresh_token.refresh_revoked = True
                     refresh_token.access_revoked = True
+                    refresh_token.rotated = True
 
         class ClientCredentials(grants.ClientCredentialsGrant):
             TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -474,9 +517,37 @@ class OAuthServer:
                 response.set_data(craft(response.get_data(), extra))
             return response
 
+        def client_gone() -> bool:
+            import select
+            import socket
+
+            sock = request.environ.get("werkzeug.socket")
+            if sock is None:
+                return False
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable:
+                return False
+            try:
+                return sock.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+
         @app.post("/token")
         def token() -> Any:
-            return crafted(server.create_token_response(), srv.token_extra)
+            hold = srv.hold_refresh
+            if hold is not None and request.form.get("grant_type") == "refresh_token":
+                srv.hold_refresh = None  # only the first one
+                srv.refresh_arrived.set()
+                hold.wait(30)
+                if client_gone():
+                    srv.log("aborted", client_id=request.form.get("client_id"))
+                    return jsonify({"error": "client_gone"}), 499
+            response = crafted(server.create_token_response(), srv.token_extra)
+            if response.status_code == 400 and response.get_json(silent=True, force=True):
+                body = response.get_json(silent=True, force=True)
+                if body.get("error") == "invalid_grant":
+                    srv.log("invalid_grant", client_id=request.form.get("client_id"))
+            return response
 
         @app.post("/revoke")
         def revoke() -> Any:

@@ -55,6 +55,7 @@ class SynthralGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, Runtime):
                 ctx.obj.flush_notices()
+                ctx.obj.close()
 
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:

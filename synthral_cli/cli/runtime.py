@@ -45,6 +45,12 @@ class Runtime:
         for info in catalogue.shadowed.values():
             ui.warn(info.notice())
 
+    def close(self) -> None:
+        """Close the store if a command opened it (a PostgreSQL store holds a connection)."""
+        store = self._sy.__dict__.pop("store", None) if self._sy is not None else None
+        if store is not None:
+            store.close()
+
     def flush_notices(self) -> None:
         """Say, once, what the core recorded for the user (e.g. that the store key went to a file
         because no OS keyring works): the core never prints."""
