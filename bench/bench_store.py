@@ -6,6 +6,13 @@ Measures, in a throw-away config directory with a key file:
   * ``synthral connections list`` and ``--json`` as whole processes (target: <= 150 ms),
   * ``synthral token slack --connection cNNNNN`` as a whole process (a stored, unexpired token),
   * ``Store.get`` in a loop (decrypt included) and ``Store.list`` in-process.
+
+``teams_rows`` is the "teams" benchmark of bench/run.py (``--only teams``, issue 19), against a
+throwaway PostgreSQL cluster (tests/pgcluster.py) and the Authlib server (tests/authserver.py):
+  * ``synthral token`` latency, a stored fresh token, SQLite vs PostgreSQL on loopback;
+  * 32 processes over 4 simulated machines (own config directory and HOME each, one
+    SYNTHRAL_STORE_URL and SYNTHRAL_STORE_KEY) on one expired token: wall time and refresh
+    grants at the server (target: exactly 1).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -144,6 +152,74 @@ def main() -> None:
     med, best = whole_process_py(NO_TYPER_LIST, env, opts.runs)
     print(f"  {'connections list, no Typer (python -c)':<37} {med:6.0f} ms / {best:4.0f} ms")
     shutil.rmtree(config)
+
+
+def teams_rows(args: argparse.Namespace, tmp: Path, run: Any) -> list[Any]:
+    """The rows of ``bench/run.py --only teams`` (module docstring)."""
+    import secrets as _secrets
+
+    from synthral_cli.store.model import Connection
+    from tests.authserver import OAuthServer, Provider
+    from tests.pgcluster import PgCluster
+
+    row = run.Row
+    cluster = PgCluster().start()
+    server = OAuthServer().start()
+    try:
+        sqlite_env = run.base_env(tmp / "teams-sqlite")
+        sqlite_env["SYNTHRAL_STORE_KEY"] = run.STORE_KEY
+        pg_env = {**run.base_env(tmp / "teams-pg"), "SYNTHRAL_STORE_KEY": run.STORE_KEY,
+                  "SYNTHRAL_STORE_URL": cluster.new_database()}
+        fresh = Connection("slack", method="direct", expires_at=time.time() + 86400, scopes=["chat:write"],
+                           secrets={"access_token": _secrets.token_urlsafe(24), "refresh_token": "r"})
+        for env in (sqlite_env, pg_env):
+            run.store_connections(env, [fresh])
+        cmd = [run.SYNTHRAL, "token", "slack"]
+        lite = run.timed(cmd, sqlite_env, args.runs)
+        pg = run.timed(cmd, pg_env, args.runs)
+        # 32 processes, 4 machines, one expired token
+        client = server.add_client("bench-teams", detect_reuse=True)
+        url = cluster.new_database()
+        machines = []
+        for m in range(4):
+            folder = tmp / f"teams-m{m}" / "manifests"
+            folder.mkdir(parents=True)
+            env = run.base_env(tmp / f"teams-m{m}" / "config")
+            env.update(HOME=str(tmp / f"teams-m{m}"), SYNTHRAL_STORE_KEY=run.STORE_KEY, SYNTHRAL_STORE_URL=url,
+                       SYNTHRAL_MANIFESTS_PATH=str(folder), SYNTHRAL_TESTPROV_CLIENT_ID="bench-teams",
+                       SYNTHRAL_TESTPROV_CLIENT_SECRET=str(client.client_secret),
+                       PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+            prov = Provider(server, "bench-teams", client.client_secret, folder)
+            prov.manifest()
+            subprocess.run([run.SYNTHRAL, "connectors", "show", "testprov"], env=env, capture_output=True, check=True)
+            machines.append((env, prov))
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(machines[0][0])
+        try:
+            machines[0][1].seed(expires_in=-5)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        start = time.perf_counter()
+        procs = [subprocess.Popen([run.SYNTHRAL, "token", "testprov"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for env, _ in machines for _ in range(8)]
+        codes = [p.wait(timeout=300) for p in procs]
+        wall = (time.perf_counter() - start) * 1000
+        ok = sum(c == 0 for c in codes)
+        grants = server.count("refresh_token", "bench-teams")
+        reuse = len(server.logged("reuse", "bench-teams"))
+        return [
+            row("token, stored fresh token: SQLite", lite, "ms"),
+            row("token, stored fresh token: PostgreSQL (loopback)", pg, "ms", note=f"{pg / lite:.2f}x SQLite"),
+            row("32 processes on 4 machines, one expired token (PostgreSQL): wall time", wall, "ms"),
+            row("32 processes on 4 machines: successes", ok, "of 32", "32", ok == 32),
+            row("32 processes on 4 machines: refresh grants at the server", grants, "grants", "exactly 1",
+                grants == 1, f"reuse detections: {reuse}"),
+        ]
+    finally:
+        server.stop()
+        cluster.stop()
 
 
 if __name__ == "__main__":

@@ -307,6 +307,13 @@ def concurrency(args: argparse.Namespace, tmp: Path) -> list[Row]:
 
 
 @bench
+def teams(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    import bench_store  # bench/ is on sys.path when this file runs as a script
+
+    return bench_store.teams_rows(args, tmp, sys.modules[__name__])
+
+
+@bench
 def mcp(args: argparse.Namespace, tmp: Path) -> list[Row]:
     import bench_mcp  # bench/ is on sys.path when this file runs as a script
 

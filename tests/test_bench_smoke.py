@@ -26,6 +26,9 @@ def test_benchmark_runs_end_to_end_in_quick_mode():
         assert row in table, row
     assert "| 16 parallel invokes: successes | 16 of 16 |" in table
     assert "| 16 parallel invokes: refresh grants at the server | 1 grants |" in table
+    assert "| token, stored fresh token: PostgreSQL (loopback) |" in table  # issue 19
+    assert "| 32 processes on 4 machines: successes | 32 of 32 |" in table
+    assert "| 32 processes on 4 machines: refresh grants at the server | 1 grants |" in table
     assert "PASS" not in table and "MISS" not in table  # --quick gives figures, not verdicts
 
 

@@ -216,6 +216,18 @@ def test_a_lock_wait_is_bounded_exit_4_and_a_sigkilled_holder_releases_it(provid
     assert provider.server.count(REFRESH, provider.client_id) == 1
 
 
+def test_a_lock_wait_on_sqlite_is_bounded_exit_4_too(provider):
+    provider.seed(expires_in=-5)
+    holder = hold_lock("testprov")  # BEGIN IMMEDIATE on the file
+    try:
+        r = run("token", "testprov", env={"SYNTHRAL_STORE_LOCK_TIMEOUT": "1"})
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.communicate(timeout=10)
+    assert r.returncode == 4 and "waited 1 s for the lock on the store" in r.stderr, r.stderr
+    assert run("token", "testprov").returncode == 0
+
+
 def test_sigkill_mid_refresh_loses_no_token(provider, pg_env):
     """The refresh request is in flight when its process dies: the lock goes with its connection,
     the provider grants nothing to a client that went away, the next process refreshes once."""

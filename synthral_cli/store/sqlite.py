@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..basics.errors import StoreError
+from ..basics.errors import NetworkError, StoreError
 from .model import AppCredentials, Connection, json_column
 from .sqlite_schema import foreign, migrate, schema_state
 
@@ -68,9 +68,10 @@ def _row_to_connection(r: tuple[Any, ...]) -> Connection:
 class SqliteBackend:
     """The store's rows in one SQLite file; used by one thread."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, busy: float = BUSY_TIMEOUT) -> None:
         self.conn = conn
         self.path = path
+        self.busy = busy
         self._depth = 0
 
     @property
@@ -101,15 +102,16 @@ class SqliteBackend:
                     f"cannot create the store {path}: {exc.strerror}.",
                     f"Make {path.parent} writable by you, or set SYNTHRAL_CONFIG_DIR.",
                 ) from None
+        busy = settings.store_lock_timeout  # SYNTHRAL_STORE_LOCK_TIMEOUT, 30 s by default
         try:
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+            conn = sqlite3.connect(str(path), timeout=busy, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(
                 f"cannot open the store {path}: {exc}", "Check the file's owner and permissions."
             ) from None
-        backend = cls(conn, path)
+        backend = cls(conn, path, busy)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy * 1000)}")
             conn.execute("PRAGMA secure_delete = ON")
             if schema_state(conn, path) != "current":
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -126,12 +128,14 @@ class SqliteBackend:
             raise
         return backend
 
-    def _db_error(self, exc: sqlite3.Error) -> StoreError:
+    def _db_error(self, exc: sqlite3.Error) -> StoreError | NetworkError:
         text = str(exc)
         if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
-            return StoreError(
-                f"the store {self.path} stayed locked by another synthral process for {BUSY_TIMEOUT:g} s.",
-                "Wait for the other process to finish, then retry.",
+            return NetworkError(  # a bounded wait, as on PostgreSQL: exit 4 (timeout), with the reason
+                f"waited {self.busy:g} s for the lock on the store {self.path}: another synthral process holds "
+                "it, probably while refreshing a token.",
+                "Retry in a moment; if it keeps happening, look for a stuck synthral process, "
+                "or raise SYNTHRAL_STORE_LOCK_TIMEOUT.",
             )
         if "not a database" in text or "malformed" in text or "encrypted" in text:
             return foreign(self.path, "not an SQLite database, or a damaged one")
