@@ -258,7 +258,12 @@ def test_a_postgresql_restart_fails_in_flight_commands_with_4_and_the_next_succe
     holder = hold_lock("testprov")  # a command waits on it when the server restarts
     waiting = subprocess.Popen([synthral_exe(), "refresh", "testprov"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60
+    with pg_cluster.admin(pg_env.rsplit("/", 1)[1]) as admin:
+        while not admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                ).fetchone()[0]:
+            assert time.monotonic() < deadline and waiting.poll() is None
+            time.sleep(0.05)
     pg_cluster.restart()
     _, err = waiting.communicate(timeout=60)
     holder.kill()
