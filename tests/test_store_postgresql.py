@@ -397,3 +397,16 @@ def test_a_long_running_process_reconnects_after_a_restart(pg_env, pg_cluster):
     assert store.get("slack").secrets == {"token": SECRET}  # one process, one connection, reconnected
     store.put(Connection("slack", method="bearer", secrets={"token": SECRET + "-2"}))
     store.close()
+
+
+def test_a_shared_store_keyed_on_one_machine_says_the_others_need_the_key(pg_env, monkeypatch, config_dir, tmp_path):
+    monkeypatch.delenv("SYNTHRAL_STORE_KEY")
+    store = open_store()
+    store.put(Connection("slack", method="bearer", secrets={"token": SECRET}))
+    notices = store.take_notices()
+    store.close()
+    assert any("saved on this machine only" in n and "SYNTHRAL_STORE_KEY" in n for n in notices), notices
+    other = tmp_path / "other-machine"
+    other.mkdir(mode=0o700)
+    r = run("token", "slack", env={"SYNTHRAL_CONFIG_DIR": str(other)})
+    assert r.returncode == 5 and "on the machine that created it" in r.stderr and "secret manager" in r.stderr

@@ -78,8 +78,7 @@ class Store:
 
     @staticmethod
     def exists(settings: Settings) -> bool:
-        """Whether there may be a store to read, without creating one: a configured PostgreSQL
-        store always may; the SQLite file only once it was created."""
+        """Whether there may be a store to read (a configured URL, or the file), creating none."""
         return bool(settings.store_url) or settings.paths.store.exists()
 
     @property
@@ -138,6 +137,12 @@ class Store:
                 check = self.backend.get_meta("key_check")
                 if check is None:
                     created = self.locator.find(None) or self.locator.create()
+                    if self.backend_name == "postgresql" and created.source != "environment":
+                        self.locator.notices.append(
+                            f"the key of the shared store {self.location} was saved on this machine only "
+                            f"({created.describe()}); give every other machine the same key as "
+                            "SYNTHRAL_STORE_KEY (from the team's secret manager)."
+                        )
                     text = base64.b64encode(crypto.key_check_blob(created.key)).decode()
                     self.backend.set_meta("key_check", text)
                     self.backend.set_meta("key_source", created.source)
@@ -161,9 +166,13 @@ class Store:
                 hint or "", "SYNTHRAL_STORE_KEY"
             )
             problem = f" ({self.locator.keyring.problem})" if hint == "keyring" and self.locator.keyring.problem else ""
+            shared = self.backend_name == "postgresql"
             raise StoreError(
-                f"no key found for the store {self.location}: it was kept in {where}{problem}.",
-                "Set SYNTHRAL_STORE_KEY to the store's key, or restore the key file / keyring entry.",
+                f"no key found for the store {self.location}: it was kept in {where}{problem}"
+                + (" on the machine that created it." if shared and hint != "environment" else "."),
+                "Set SYNTHRAL_STORE_KEY to the store's key"
+                + (" (the team's secret manager should hold it)." if shared else
+                   ", or restore the key file / keyring entry."),
             )
         if version is None:
             raise StoreError(
