@@ -394,8 +394,9 @@ def test_a_long_running_process_reconnects_after_a_restart(pg_env, pg_cluster):
     store = open_store()
     store.put(Connection("slack", method="bearer", secrets={"token": SECRET}))
     pg_cluster.restart()
-    assert store.get("slack").secrets == {"token": SECRET}  # one process, one connection, reconnected
-    store.put(Connection("slack", method="bearer", secrets={"token": SECRET + "-2"}))
+    store.put(Connection("slack", method="bearer", secrets={"token": SECRET + "-2"}))  # a write first
+    pg_cluster.restart()
+    assert store.get("slack").secrets == {"token": SECRET + "-2"}  # one process, one connection, reconnected
     store.close()
 
 

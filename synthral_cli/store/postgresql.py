@@ -219,13 +219,17 @@ class PostgresBackend:
             return
         import psycopg
 
-        conn = self._ready()
         self._held = (slug, name)
-        try:
-            tx = conn.transaction()
-            tx.__enter__()
-        except psycopg.Error as exc:
-            raise self._error(exc) from None
+        for attempt in (1, 2):
+            conn = self._ready()
+            try:
+                tx = conn.transaction()
+                tx.__enter__()
+                break
+            except psycopg.Error as exc:
+                if attempt == 1 and (conn.closed or conn.broken):
+                    continue  # lost since the last statement (a restart): nothing done yet, reconnect
+                raise self._error(exc) from None
         self._depth = 1
         try:
             try:
