@@ -3,7 +3,7 @@
 4 simulated machines (each its own SYNTHRAL_CONFIG_DIR, HOME and manifest folder; nothing shared
 but SYNTHRAL_STORE_URL and SYNTHRAL_STORE_KEY) x 8 processes run ``synthral token`` (the CLI's
 entry point, in-process in a long-lived worker, like an agent that asks for a token per task)
-against one PostgreSQL store, all at once, over several expiries of a 10-second token. The
+against one PostgreSQL store, all at once, over several expiries of a 16-second token. The
 authorization server (tests/authserver.py) rotates refresh tokens and revokes the whole grant
 when a rotated one is presented again. Along the way one process is SIGKILLed while its refresh
 request is in flight (it holds the connection's lock), and PostgreSQL is restarted mid-round.
@@ -33,7 +33,7 @@ from synthral_cli.store.encrypted import Store
 from synthral_cli.store.pg_schema import ROW_LOCK_CLASS
 from tests.authserver import oauth_server, provider  # noqa: F401
 
-MACHINES, PROCESSES, LIFETIME = 4, 8, 10
+MACHINES, PROCESSES, LIFETIME = 4, 8, 16
 
 WORKER = """
 import contextlib, io, json, sys
