@@ -455,3 +455,62 @@ def test_missing_file_exits_2(cli, tmp_path):
     assert r.exit_code == 2
     assert f"Cannot read {tmp_path / 'nope.yaml'}: No such file or directory." in r.stderr
     assert "node_modules" in r.stderr
+
+
+def test_odd_shapes_never_crash(cli, tmp_path):
+    """Fields of the wrong type anywhere give a manifest that validates (or exit 2), never exit 70."""
+    spec = {
+        "openapi": "3.0.0",
+        "info": "not a mapping",
+        "servers": [{"url": "https://odd.example", "variables": []}],
+        "security": {"x": 1},
+        "components": {"securitySchemes": {"o": {"type": "oauth2", "flows": {"authorizationCode": "nope"}}}},
+        "paths": {
+            "/a/{id-x}/{undeclared}": {
+                "parameters": {"not": "a list"},
+                "post": {
+                    "operationId": "123 odd-op",
+                    "summary": 7,
+                    "parameters": [
+                        "not an object",
+                        {"name": "id-x", "in": "path", "schema": {"type": ["integer", "null"]}},
+                        {"name": "q", "in": "query", "schema": {"type": "array", "items": [1]}},
+                        {"name": "e", "in": "query", "schema": {"enum": [{"a": 1}, None]}},
+                        {"$ref": "#/components/parameters/missing"},
+                        {"$ref": "other.yaml#/x"},
+                    ],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "properties": ["a"],
+                                    "allOf": {"x": 1},
+                                    "oneOf": [{"properties": {"a.b": {}, "c": {"oneOf": "x"}}}],
+                                    "required": "c",
+                                }
+                            }
+                        }
+                    },
+                    "responses": [],
+                    "security": [{"o": ["s1"]}, "x"],
+                },
+                "get": "not an operation",
+            },
+            "/b": None,
+        },
+    }
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(spec))
+    r = cli("connectors", "import-openapi", str(path), "--slug", "odd")
+    assert r.exit_code == 0, r.stderr
+    doc = yaml.safe_load(r.stdout)
+    odd = actions_of(doc)["op_123_odd_op"]
+    assert odd["path"] == "/a/{id_x}/{undeclared}"
+    params = params_of(odd)
+    assert params["id_x"]["type"] == "integer" and params["undeclared"]["required"] is True
+    assert "e" in params and "enum" not in params["e"]
+    assert "a.b" not in params and params["c"]["type"] == "string"
+    assert "path parameter {undeclared} is not declared" in r.stderr
+    assert "other.yaml#/x is in another file" in r.stderr
+    assert "#/components/parameters/missing points to nothing" in r.stderr
+    assert doc["auth"] == {"type": "bearer"}  # an OAuth flow synthral cannot run, noted

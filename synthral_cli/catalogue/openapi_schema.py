@@ -113,13 +113,13 @@ class Resolver:
         schema = self.deref(schema)
         if not isinstance(schema, dict) or depth > MAX_DEPTH:
             return {}, []
-        props: dict[str, Any] = dict(schema.get("properties") or {})
-        required = [r for r in schema.get("required") or [] if isinstance(r, str)]
-        for part in schema.get("allOf") or []:
+        props = {str(k): v for k, v in as_mapping(schema.get("properties")).items()}
+        required = [r for r in _as_list(schema.get("required")) if isinstance(r, str)]
+        for part in _as_list(schema.get("allOf")):
             more, req = self.object_shape(part, depth + 1)
             props.update({k: v for k, v in more.items() if k not in props})
             required += [r for r in req if r not in required]
-        alternatives = [self.object_shape(p, depth + 1) for p in (schema.get("oneOf") or schema.get("anyOf") or [])]
+        alternatives = [self.object_shape(p, depth + 1) for p in _as_list(schema.get("oneOf") or schema.get("anyOf"))]
         if alternatives:
             for more, _ in alternatives:
                 props.update({k: v for k, v in more.items() if k not in props})
@@ -138,8 +138,8 @@ class Resolver:
             out["description"] = schema["description"]
         kind = _type_of(schema)
         if kind is None:
-            parts = [self.describe(p, depth + 1) for p in schema.get("allOf") or []]
-            alts = [self.describe(p, depth + 1) for p in (schema.get("oneOf") or schema.get("anyOf") or [])]
+            parts = [self.describe(p, depth + 1) for p in _as_list(schema.get("allOf"))]
+            alts = [self.describe(p, depth + 1) for p in _as_list(schema.get("oneOf") or schema.get("anyOf"))]
             kinds = {p["type"] for p in parts + alts}
             if parts and len(kinds) == 1:
                 kind = kinds.pop()
@@ -172,6 +172,14 @@ class Resolver:
         return out
 
 
+def as_mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _type_of(schema: dict[str, Any]) -> str | None:
     kind = schema.get("type")
     if isinstance(kind, list):  # OpenAPI 3.1: ["string", "null"]
@@ -183,5 +191,8 @@ def _type_of(schema: dict[str, Any]) -> str | None:
 
 
 def _plain(value: Any) -> Any:
-    """A value a JSON catalogue can hold (a YAML date becomes its text)."""
-    return value if isinstance(value, (str, int, float, bool)) else str(value)
+    """A value a JSON catalogue can hold: a YAML date becomes its text; a list or mapping stays
+    as it is (and the caller leaves it out)."""
+    import datetime
+
+    return str(value) if isinstance(value, (datetime.date, datetime.time)) else value
