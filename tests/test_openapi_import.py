@@ -475,6 +475,8 @@ def test_odd_shapes_never_crash(cli, tmp_path):
                         "not an object",
                         {"name": "id-x", "in": "path", "schema": {"type": ["integer", "null"]}},
                         {"name": "q", "in": "query", "schema": {"type": "array", "items": [1]}},
+                        {"name": "bin", "in": "query", "schema": {"type": "string", "format": "binary"}},
+                        {"name": "gone", "in": "path", "required": True, "schema": {"type": "string"}},
                         {"name": "e", "in": "query", "schema": {"enum": [{"a": 1}, None]}},
                         {"$ref": "#/components/parameters/missing"},
                         {"$ref": "other.yaml#/x"},
@@ -509,8 +511,10 @@ def test_odd_shapes_never_crash(cli, tmp_path):
     params = params_of(odd)
     assert params["id_x"]["type"] == "integer" and params["undeclared"]["required"] is True
     assert "e" in params and "enum" not in params["e"]
+    assert params["bin"]["type"] == "string" and "gone" not in params
     assert "a.b" not in params and params["c"]["type"] == "string"
     assert "path parameter {undeclared} is not declared" in r.stderr
+    assert "path parameter 'gone' is not in the path; left out" in r.stderr
     assert "other.yaml#/x is in another file" in r.stderr
     assert "#/components/parameters/missing points to nothing" in r.stderr
     assert doc["auth"] == {"type": "bearer"}  # an OAuth flow synthral cannot run, noted

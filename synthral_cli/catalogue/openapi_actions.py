@@ -116,7 +116,11 @@ class ActionBuilder:
                 continue
             if where not in {"path", "query", "header"}:
                 continue
+            if where == "path" and "{" + wire + "}" not in o.path:
+                self.notes.append(f"{o.id}: path parameter {wire!r} is not in the path; left out")
+                continue
             info = self.r.describe(p.get("schema") or _first_schema(p.get("content")))
+            info.pop("file", None)  # a file is sent only as a body
             name = self._free(snake(wire), taken, where)
             param = _param(name, where, wire if where != "path" else name, info, p.get("description"))
             if where == "path":
@@ -126,8 +130,6 @@ class ActionBuilder:
                     param["keep_slashes"] = True
             elif p.get("required"):
                 param["required"] = True
-            if info["type"] == "file":
-                param["type"] = "string"
             if where == "query" and info["type"] == "array" and p.get("explode") is False:
                 param["style"] = "csv"
             out.append(_ordered(param))
