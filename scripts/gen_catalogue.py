@@ -4,7 +4,8 @@ The page lists every connector (slug, name, status, auth type, Nango provider ke
 grouped by category with counts. It is loaded through synthral's own manifest loader, so the page
 shows exactly what ``synthral connectors list`` shows. It ends with the hand-written section
 ``scripts/connectors_webhooks.md`` ("Webhooks", with a generated table of the connectors that
-declare them) and ``scripts/connectors_python.md`` ("Connectors written in Python"), whose ``<!-- include: PATH -->``
+declare them), ``scripts/connectors_python.md`` ("Connectors written in Python") and
+``scripts/connectors_import.md`` (OpenAPI import; S3 and SigV4), whose ``<!-- include: PATH -->``
 lines become the files they name (the example plugin the tests install). ``tests/test_catalogue_page.py``
 keeps the checked-in page in sync: rerun this script after adding or changing a manifest.
 
@@ -27,6 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "connectors.md"
 PYTHON_SECTION = REPO / "scripts" / "connectors_python.md"
 WEBHOOKS_SECTION = REPO / "scripts" / "connectors_webhooks.md"
+# Hand-written sections after the webhooks one, in this order.
+SECTIONS = (PYTHON_SECTION, REPO / "scripts" / "connectors_import.md")
 DASH = "\u2014"
 
 
@@ -75,7 +78,9 @@ def render(manifests: Iterable[Any]) -> str:
         f"the connector can also be authorized through Nango ({DASH} when it cannot). See one connector's",
         "parameters with `synthral connectors show SLUG`. How connectors declare the webhooks they",
         "send is in [Webhooks](#webhooks). To add a connector in Python, see",
-        "[Connectors written in Python](#connectors-written-in-python).",
+        "[Connectors written in Python](#connectors-written-in-python); to start a manifest from an",
+        "OpenAPI description, see",
+        "[Starting a manifest from an OpenAPI description](#starting-a-manifest-from-an-openapi-description).",
         "",
         "| Category | Connectors |",
         "|---|---:|",
@@ -120,9 +125,10 @@ def webhooks_section(groups: Iterable[list[Any]]) -> str:
 
 
 def python_section() -> str:
-    """The hand-written section, with each ``<!-- include: PATH -->`` line replaced by that file."""
+    """The hand-written sections, with each ``<!-- include: PATH -->`` line replaced by that file."""
     out = []
-    for line in PYTHON_SECTION.read_text(encoding="utf-8").splitlines():
+    lines = [line for section in SECTIONS for line in [*section.read_text(encoding="utf-8").splitlines(), ""]]
+    for line in lines[:-1]:
         m = re.fullmatch(r"<!-- include: (\S+) -->", line.strip())
         if m is None:
             out.append(line)

@@ -326,6 +326,35 @@ def test_xml_error_bodies(cli, pages, xml, message):
     assert f"pages answered 404: {message}" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("headers", "body", "code"),
+    [
+        (
+            {"Content-Type": "application/xml"},
+            "<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not "
+            "exist in our records.</Message></Error>",
+            "InvalidAccessKeyId",
+        ),
+        (  # Lambda: JSON, the code in a header
+            {"x-amzn-ErrorType": "UnrecognizedClientException:http://internal.amazon.com/coral/x/"},
+            {"message": "The security token included in the request is invalid."},
+            "The security token included in the request is invalid.",
+        ),
+    ],
+)
+def test_aws_credential_refusals_exit_3(cli, pages, headers, body, code):
+    """A 403 whose AWS code says the key or signature is wrong is a refused credential (exit 3),
+    not a missing permission (a plain 403 stays exit 1)."""
+    pages.add("/2010-04-01/bucket", (403, headers, body))
+    r = cli("invoke", "pages", "xml", "--retries", "0")
+    assert r.exit_code == 3, r.stderr
+    assert f"pages refused the credentials (403: {code}" in r.stderr
+    pages.add("/2010-04-01/bucket", (403, {"Content-Type": "application/xml"}, "<Error><Code>AccessDenied</Code>"
+                                     "<Message>Access Denied</Message></Error>"))
+    r = cli("invoke", "pages", "xml", "--retries", "0")
+    assert r.exit_code == 1 and "pages answered 403: AccessDenied: Access Denied" in r.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # Connection settings in headers, action headers and inject
 

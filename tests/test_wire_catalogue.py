@@ -168,7 +168,7 @@ def test_aws_lambda_actions_sign_for_lambda(cli):
     assert "/eu-west-1/lambda/aws4_request" in req["headers"]["Authorization"]
     assert json.loads(req["body"]) == {"id": 7}
     req = wire(cli, "aws", "list_functions", "-p", "MaxItems=10")
-    assert req["url"] == "https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions/?MaxItems=10"
+    assert req["url"] == "https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions?MaxItems=10"
     assert "/eu-west-1/lambda/aws4_request" in req["headers"]["Authorization"]
     req = wire(cli, "aws", "get_caller_identity")
     assert "/eu-west-1/sts/aws4_request" in req["headers"]["Authorization"]
@@ -187,3 +187,43 @@ def test_tiktok_creator_info(cli, monkeypatch):
         },
         "body": None,
     }
+
+
+@pytest.mark.parametrize(
+    "key,path",
+    [
+        ("reports/q1.csv", "/reports/reports/q1.csv"),  # S3 keeps the "/" of a key
+        ("a b/ü.txt", "/reports/a%20b/%C3%BC.txt"),
+        ("x/../y", "/reports/x/%2E%2E/y"),  # a dot segment is never a path that climbs
+        ("../../etc", "/reports/%2E%2E/%2E%2E/etc"),
+        ("q?a=1#f", "/reports/q%3Fa%3D1%23f"),
+        ("/lead//double", "/reports//lead//double"),
+    ],
+)
+def test_s3_keys_keep_their_slashes(cli, key, path):
+    put_connection(
+        "amazon-s3",
+        method="custom",
+        config={"access_key_id": "AKIDEXAMPLE", "region": "eu-west-1"},
+        secrets=AWS_SECRETS,
+    )
+    req = wire(cli, "amazon-s3", "get_object", "-p", "bucket=reports", "-p", f"key={key}")
+    assert req["url"] == "https://s3.eu-west-1.amazonaws.com" + path
+
+
+def test_keep_slashes_is_for_path_parameters_only():
+    from synthral_cli.catalogue.validation import validate_dict
+    from tests.invoke_support import manifest
+
+    action = {
+        "name": "x",
+        "description": "x",
+        "method": "GET",
+        "path": "/{a}",
+        "parameters": [
+            {"name": "a", "in": "path", "type": "string", "required": True, "keep_slashes": True},
+            {"name": "q", "in": "query", "type": "string", "keep_slashes": True},
+        ],
+    }
+    problems = validate_dict(manifest("slashes", "https://s.test", [action]))
+    assert problems == ["actions[x].parameters[q].keep_slashes: only for in: path"]

@@ -82,7 +82,7 @@ class Parameter:
     """One parameter of an action (``in`` is ``location`` here)."""
 
     __slots__ = ("name", "location", "type", "required", "default", "description", "enum", "wire_name",
-                 "secret", "style")
+                 "secret", "style", "keep_slashes")
 
     def __init__(
         self,
@@ -96,6 +96,7 @@ class Parameter:
         wire_name: str | None = None,
         secret: bool = False,
         style: str | None = None,
+        keep_slashes: bool = False,
     ) -> None:
         self.name = name
         self.location = location
@@ -107,6 +108,7 @@ class Parameter:
         self.wire_name = wire_name
         self.secret = secret
         self.style = style
+        self.keep_slashes = keep_slashes
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, in={self.location!r}, type={self.type!r})"
@@ -183,6 +185,7 @@ class Action:
                 wire_name=p.get("wire_name"),
                 secret=bool(p.get("secret", False)),
                 style=p.get("style"),
+                keep_slashes=bool(p.get("keep_slashes", False)),
             )
             for p in self.raw.get("parameters", [])
         ]

@@ -1,5 +1,6 @@
 """The small languages inside manifests: YAML documents, response paths (``errors[0].message``),
-the URL safety rule (https, or http to loopback), and "did you mean" for misspelt names."""
+the URL safety rule (https, or http to loopback), "did you mean" for misspelt names, and YAML
+written without aliases (``dump_yaml``)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,20 @@ def _yaml_load(text: str) -> Any:
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 raise YAMLAliasError(event.start_mark)
     return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def dump_yaml(doc: Any, comment: str = "") -> str:
+    """YAML a manifest loader reads back as the same value: no anchors or aliases (a value used
+    twice is written twice), text that would read as another type quoted, keys in their order."""
+    import yaml
+
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    text = yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
+    head = "".join(f"# {line}\n".replace("# \n", "#\n") for line in comment.splitlines())
+    return head + text
 
 
 def _is_safe_url(url: str) -> bool:

@@ -202,6 +202,8 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
             for p in params:
                 if p["in"] == "path" and not p.get("required", False):
                     problems.append(f"{where}.parameters[{p['name']}].required: path parameters are required")
+                if p.get("keep_slashes") and p["in"] != "path":
+                    problems.append(f"{where}.parameters[{p['name']}].keep_slashes: only for in: path")
                 if p["type"] == "file" and action.get("body", "json") not in {"multipart", "raw"}:
                     problems.append(
                         f"{where}.parameters[{p['name']}].type: file parameters need body: multipart or raw"

@@ -1,4 +1,5 @@
-"""``synthral connectors list|show|actions|validate`` and the aliases ``list`` and ``show``."""
+"""``synthral connectors list|show|actions|validate|import-openapi`` and the aliases ``list`` and
+``show``."""
 
 from __future__ import annotations
 
@@ -116,6 +117,86 @@ def validate(
             "Fix the fields named above; the schema is synthral_cli/schema/manifest-v1.json.",
         )
     ui.err(f"{count} manifest(s) valid.")
+
+
+@app.command("import-openapi")
+def import_openapi(
+    ctx: typer.Context,
+    spec: str = typer.Argument(
+        ..., help="An OpenAPI 3.x file (JSON or YAML), or a path inside an installed npm or Python package."
+    ),
+    operation: list[str] = typer.Option(
+        [], "--operation", help="An operationId (or 'METHOD /path') to import; repeat it. Default: all."
+    ),
+    slug: str = typer.Option(None, "--slug", help="The connector's slug (default: from the title)."),
+    category: str = typer.Option(None, "--category", help="Catalogue category (default: Development & Code)."),
+    base_url: str = typer.Option(None, "--base-url", help="The API's address when the description has none."),
+    output: Path = typer.Option(None, "--output", help="Write the manifest to this file instead of stdout."),
+) -> None:
+    """Turn operations of an OpenAPI 3.x description into a manifest skeleton that passes validate:
+    auth from securitySchemes, base URL from servers, one action per operation with its parameters
+    and body. What to review is printed to stderr.
+
+    Example: synthral connectors import-openapi @octokit/openapi/generated/api.github.com.json
+    --operation issues/create --operation repos/get --output ~/.config/synthral/manifests/gh.yaml
+    """
+    import re
+
+    from ..basics.errors import ManifestError
+    from ..catalogue.openapi_import import import_openapi as convert
+    from ..catalogue.openapi_import import locate
+    from ..catalogue.openapi_schema import read_document
+    from ..catalogue.syntax import dump_yaml
+    from ..catalogue.validation import validate_dict
+    from . import ui
+
+    if slug is None and output is not None and re.fullmatch(r"[a-z0-9][a-z0-9-]*", output.stem):
+        slug = output.stem  # a user manifest's file is named after its slug
+    path = locate(spec, Path.cwd())
+    imported = convert(
+        read_document(path), operation_ids=operation, slug=slug, category=category, base_url=base_url, source=spec
+    )
+    problems = validate_dict(imported.manifest)
+    if problems:  # a gap in the converter: say so rather than write a manifest that will not load
+        for p in problems:
+            ui.err(p)
+        raise ManifestError(
+            f"The imported manifest has {len(problems)} problem(s) (named above).",
+            "Leave out the operations they name (--operation), and please report it.",
+        )
+    m = imported.manifest
+    text = dump_yaml(
+        m,
+        f"{m['name']}: imported from {spec} (OpenAPI, version {m['x-openapi']['version'] or '?'}) by\n"
+        "synthral connectors import-openapi. Review auth, test_connection and the descriptions.",
+    )
+    for note in imported.notes:
+        ui.err(f"note: {note}")
+    if output is None:
+        ui.echo(text.rstrip("\n"))
+        return
+    if output.stem != m["slug"]:
+        ui.err(f"note: a manifest folder needs the file named {m['slug']}.yaml")
+    _write_text(output, text)
+    ui.err(f"{len(m['actions'])} action(s) written to {output}; check it: synthral connectors validate {output}")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write through a temporary file beside ``path`` and a rename: never half a manifest."""
+    import os
+    import tempfile
+
+    from ..basics.errors import UsageError
+
+    path = path.expanduser()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"Cannot write {path}: {exc.strerror or exc}.", "Check that the folder exists.") from None
 
 
 app.command("list")(list_connectors)

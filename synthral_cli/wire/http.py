@@ -50,6 +50,23 @@ AUTH_ERROR_CODES = {
     "invalid_grant",
 }
 
+# AWS answers a refused access key or signature with 403 and one of these codes (S3/STS XML
+# ``<Code>``, Lambda's ``x-amzn-ErrorType`` header): the credential is wrong, not a permission.
+AWS_AUTH_CODES = {
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+}
+
+
+def _aws_code(resp: httpx.Response, message: str) -> str:
+    header = resp.headers.get("x-amzn-ErrorType", "")
+    return header.split(":", 1)[0] if header else message.split(":", 1)[0]
+
 
 def get_path(data: Any, path: str) -> Any:
     """``errors.0.message`` / ``errors[0].message`` / ``[0].message`` / ``["@odata.nextLink"]``
@@ -344,7 +361,11 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
     conn = inv.options.connection
     conn_flag = f" --connection {conn}" if conn != "default" else ""
     from_env = inv.credential is not None and inv.credential.source == "environment"
-    if status == 401 or (200 <= status < 300 and message in AUTH_ERROR_CODES):
+    if (
+        status == 401
+        or (200 <= status < 300 and message in AUTH_ERROR_CODES)
+        or (status == 403 and _aws_code(resp, message) in AWS_AUTH_CODES)
+    ):
         from ..basics.settings import token_var
 
         fix = f"Check {token_var(slug)}." if from_env else f"Re-authorize: synthral authorize {slug}{conn_flag}"

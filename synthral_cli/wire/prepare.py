@@ -29,8 +29,12 @@ if TYPE_CHECKING:
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _path_segment(value: Any) -> str:
-    """One path segment that can never climb out of the path: ``../x`` -> ``..%2Fx``."""
+def _path_segment(value: Any, keep_slashes: bool = False) -> str:
+    """One path segment that can never climb out of the path: ``../x`` -> ``..%2Fx``. With
+    ``keep_slashes`` (an S3 object key) each ``/``-separated part is one such segment, so
+    ``a/../b`` is sent as ``a/%2E%2E/b``: the ``/`` stay and no part is a dot segment."""
+    if keep_slashes:
+        return "/".join(_path_segment(part) for part in scalar(value).split("/"))
     seg = quote(scalar(value), safe="")
     return seg.replace(".", "%2E") if seg in {".", ".."} else seg
 
@@ -279,7 +283,7 @@ class Invocation:
         else:
             path = action.path
             for p in by_loc["path"]:
-                path = path.replace("{" + p.name + "}", _path_segment(params[p.name]))
+                path = path.replace("{" + p.name + "}", _path_segment(params[p.name], p.keep_slashes))
             for name, value in self._path_auth.items():  # a credential in the path (Telegram)
                 path = path.replace("{" + name + "}", _path_segment(value))
             if path and not path.startswith("/") and not path.startswith("?"):
