@@ -142,6 +142,7 @@ def versions_section(by_category: dict[str, list[Any]]) -> list[str]:
 def pinned_versions() -> dict[tuple[str, str], str]:
     """``(registry, package) -> version`` pinned in tests/npm/package-lock.json and pyproject."""
     import json
+
     import tomllib
 
     out: dict[tuple[str, str], str] = {}

@@ -73,8 +73,17 @@ class _Handler(BaseHTTPRequestHandler):
             if challenge != hashlib.sha256(verifier.encode()).hexdigest():
                 self._json(400, {"error": "invalid_grant", "error_description": "code verifier is invalid"})
                 return
-        self._json(200, {"access_token": "act.1", "refresh_token": "rft.1", "expires_in": 86400,
-                         "token_type": "Bearer", "scope": "user.info.basic,video.list", "open_id": "o-1"})
+        self._json(
+            200,
+            {
+                "access_token": "act.1",
+                "refresh_token": "rft.1",
+                "expires_in": 86400,
+                "token_type": "Bearer",
+                "scope": "user.info.basic,video.list",
+                "open_id": "o-1",
+            },
+        )
 
 
 @pytest.fixture
@@ -136,8 +145,16 @@ def test_a_base64url_challenge_is_refused_by_the_hex_server(key_server: KeyServe
 
 def test_openai_refuses_previous_response_id_with_conversation(cli: Any) -> None:
     res = cli(
-        "invoke", "openai", "create_response", "--dry-run",
-        "-p", "model=gpt-4.1", "-p", "previous_response_id=resp_1", "-p", "conversation=conv_1",
+        "invoke",
+        "openai",
+        "create_response",
+        "--dry-run",
+        "-p",
+        "model=gpt-4.1",
+        "-p",
+        "previous_response_id=resp_1",
+        "-p",
+        "conversation=conv_1",
         env={"SYNTHRAL_OPENAI_TOKEN": "sk-test"},
     )
     assert res.exit_code == 2, res.stdout + res.stderr
@@ -146,8 +163,15 @@ def test_openai_refuses_previous_response_id_with_conversation(cli: Any) -> None
 
 def test_openai_response_without_input_is_accepted(cli: Any) -> None:
     res = cli(
-        "invoke", "openai", "create_response", "--dry-run", "--json",
-        "-p", "model=gpt-4.1", "-p", "previous_response_id=resp_1",
+        "invoke",
+        "openai",
+        "create_response",
+        "--dry-run",
+        "--json",
+        "-p",
+        "model=gpt-4.1",
+        "-p",
+        "previous_response_id=resp_1",
         env={"SYNTHRAL_OPENAI_TOKEN": "sk-test"},
     )
     assert res.exit_code == 0, res.stderr

@@ -19,8 +19,8 @@ from ..basics.errors import AuthError, NetworkError, UsageError
 from ..basics.insecure import is_loopback
 from ..catalogue.manifest import Manifest
 from .grants import (
-    ClientApp,
     HTTP_TIMEOUT,
+    ClientApp,
     auth_method,
     client_id_param,
     endpoint,

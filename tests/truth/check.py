@@ -156,4 +156,5 @@ class Checker:
         for theirs in params.values():
             if theirs.required and theirs.location in {"query", "body"} and theirs.name != "_body":
                 if theirs.name not in sent and f"required.{theirs.name}" not in deviations:
-                    self.fail(f"{where}.parameters", f"{op.method} {op.path} requires {theirs.location} parameter {theirs.name!r}")
+                    need = f"requires {theirs.location} parameter {theirs.name!r}"
+                    self.fail(f"{where}.parameters", f"{op.method} {op.path} {need}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ def match_segments(ours: list[str], theirs: list[str]) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_json(path: Path) -> Any:
     if not path.is_file():
         raise FileNotFoundError(

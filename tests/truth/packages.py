@@ -39,4 +39,8 @@ PACKAGES: dict[str, tuple[str, str, str]] = {
     "pipedrive": ("npm", "pipedrive", ROUTES),
     "xero": ("npm", "xero-node", ROUTES),
     "datadog": ("npm", "@datadog/datadog-api-client", ROUTES),
+    "jira": ("npm", "jira.js", ROUTES + " with parameters (REST v3)"),
+    "twilio": ("npm", "twilio", ROUTES + " (API 2010-04-01)"),
+    "sentry": ("npm", "@sentry/api", ROUTES),
+    "gitlab": ("npm", "@gitbeaker/core", ROUTES),
 }

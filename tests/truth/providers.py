@@ -46,6 +46,10 @@ LOADERS: dict[str, Callable[[], Description]] = {
     "datadog": lambda: routes.generator(
         "@datadog/datadog-api-client", ["https://api.datadoghq.com", "https://api.{site}"], "dist/packages"
     ),
+    "jira": routes.jira,
+    "twilio": routes.twilio,
+    "sentry": routes.sentry,
+    "gitlab": routes.gitlab,
 }
 
 

@@ -235,3 +235,79 @@ def notion() -> Description:
             ops.append(Operation(method.upper(), "/v1/" + _template(path), params))
     m = re.search(r'defaultNotionVersion = "([^"]+)"', read_text(folder / "build" / "src" / "Client.js"))
     return Description(source, ["https://api.notion.com"], ops, [m.group(1)] if m else [], True, "Notion-Version")
+
+
+_JIRA = re.compile(
+    r"url: [`'](?P<path>/rest/api/3/[^`']*)[`'],\s*method: '(?P<method>[A-Z]+)',(?P<rest>.*?)sendRequest\(", re.S
+)
+
+
+def jira() -> Description:
+    """jira.js: each call's config names its url, method, query ``params`` and body ``data``."""
+    folder, source = npm_package("jira.js")
+    ops: list[Operation] = []
+    for file in _files(folder / "dist" / "esm" / "version3", "*.mjs"):
+        for m in _JIRA.finditer(read_text(file)):
+            params: dict[str, Param] = {}
+            for block, where in (("params", "query"), ("data", "body")):
+                found = re.search(rf"^( +){block}: \{{\n(.*?)\n\1\}}", m.group("rest"), re.S | re.M)
+                if found:
+                    indent = len(found.group(1)) + 4
+                    for name in re.findall(rf"^ {{{indent}}}(\w+)[:,]", found.group(2), re.M):
+                        params[name] = Param(name, where)
+                elif re.search(rf"\b{block}: ", m.group("rest")):
+                    params["_body" if block == "data" else "_query"] = Param("_body", "body")
+            ops.append(Operation(m.group("method"), _template(m.group("path")), params))
+    return Description(source, ["https://api.atlassian.com/ex/jira/{cloudId}", "https://{site}.atlassian.net"], ops)
+
+
+_TWILIO_URI = re.compile(r"(?:this|instance)\._uri = `(?P<path>/[^`]*)`")
+_TWILIO_METHOD = re.compile(r"method: \"(get|post|delete|put|patch)\"")
+
+
+def twilio() -> Description:
+    """twilio: each resource class sets its ``_uri`` and calls it with the methods it has."""
+    folder, source = npm_package("twilio")
+    ops: list[Operation] = []
+    for file in _files(folder / "lib" / "rest" / "api" / "v2010"):
+        text = read_text(file)
+        for cls in re.split(r"\n(?:class|function) ", text)[1:]:
+            uri = _TWILIO_URI.search(cls)
+            if uri:
+                for method in sorted(set(_TWILIO_METHOD.findall(cls))):
+                    ops.append(Operation(method.upper(), "/2010-04-01" + _template(uri.group("path"))))
+    return Description(source, ["https://api.twilio.com"], ops)
+
+
+_SENTRY = re.compile(
+    r"\)\.(?P<method>get|post|put|patch|delete)\(\{\s*(?:security: \[[^\]]*\],\s*)?url: \"(?P<path>/[^\"]+)\""
+)
+
+
+def sentry() -> Description:
+    ops, source = scan("@sentry/api", _SENTRY, under="dist", glob="index.js")
+    return Description(source, ["https://sentry.io", "https://{region}.sentry.io", "https://{hostname}"], ops)
+
+
+_GITBEAKER = re.compile(r"RequestHelper\.(?P<method>get|post|put|del)\(\)\(\s*this,\s*endpoint`(?P<path>[^`]*)`")
+
+
+def gitlab() -> Description:
+    """@gitbeaker/core: RequestHelper.get()(this, endpoint`projects/${projectId}/issues`)."""
+    folder, source = npm_package("@gitbeaker/core")
+    text = read_text(folder / "dist" / "index.js")
+    seen: set[tuple[str, str]] = set()
+    for m in _GITBEAKER.finditer(text):
+        method = {"DEL": "DELETE"}.get(m.group("method").upper(), m.group("method").upper())
+        seen.add((method, "/api/v4/" + _template(m.group("path")).lstrip("/")))
+    for m in re.finditer(r"RequestHelper\.(get|post|put|del)\(\)\(\s*this,\s*\"([^\"]+)\"", text):
+        method = {"DEL": "DELETE"}.get(m.group(1).upper(), m.group(1).upper())
+        seen.add((method, "/api/v4/" + m.group(2).lstrip("/")))
+    for m in re.finditer(r"(url\d*) = endpoint`([^`]*)`", text):  # if (projectId) url = ...
+        call = re.compile(rf"RequestHelper\.(get|post|put|del)\(\)\(\s*this,\s*{m.group(1)}\b")
+        after = call.search(text, m.end(), m.end() + 1500)
+        if after:
+            method = {"DEL": "DELETE"}.get(after.group(1).upper(), after.group(1).upper())
+            seen.add((method, "/api/v4/" + _template(m.group(2)).lstrip("/")))
+    ops = [Operation(method, path) for method, path in sorted(seen)]
+    return Description(source, ["https://gitlab.com", "https://{host}"], ops)

@@ -84,7 +84,8 @@ def openapi(doc: dict[str, Any], source: str, servers: list[str] | None = None) 
                 kind = p.get("type") or _schema_type(doc, p.get("schema"))
                 name = p["name"].lower() if where == "header" else p["name"]
                 params[name] = Param(name, where, kind, bool(p.get("required")))
-            for media in ((spec.get("requestBody") and _resolve(doc, spec["requestBody"])) or {}).get("content", {}).values():
+            body = _resolve(doc, spec["requestBody"]) if "requestBody" in spec else {}
+            for media in (body or {}).get("content", {}).values():
                 _body_params(doc, media.get("schema"), params)
             ops.append(Operation(method.upper(), path, params))
     return Description(source, servers, ops)
@@ -152,9 +153,7 @@ def _google(api: str, version: str) -> Description:
     doc = load_json(folder / f"{api}.{version}.json")
     schemas = doc.get("schemas", {})
 
-    global_params = {
-        name: Param(name, "query", p.get("type"), False) for name, p in doc.get("parameters", {}).items()
-    }
+    global_params = {name: Param(name, "query", p.get("type"), False) for name, p in doc.get("parameters", {}).items()}
     ops: list[Operation] = []
     for m in _walk(doc.get("resources", {})):
         path = m.get("flatPath") or m["path"]

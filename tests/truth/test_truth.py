@@ -59,7 +59,8 @@ def mutated(slug: str, action: str, change: Any) -> list[str]:
 def test_an_invented_body_parameter_is_reported() -> None:
     """The audit's GitLab finding, replayed on GitHub: a body field the API does not have."""
     out = mutated(
-        "github", "create_issue",
+        "github",
+        "create_issue",
         lambda a: a["parameters"].append({"name": "draft", "in": "body", "type": "boolean"}),
     )
     assert out == [
@@ -72,17 +73,24 @@ def test_a_wrong_path_method_place_and_type_are_reported() -> None:
     typo = mutated("gmail", "list_messages", lambda a: a.update(path=a["path"].replace("messages", "mesages")))
     assert len(typo) == 1 and typo[0].startswith("manifests/gmail.yaml: actions[list_messages].path: GET ")
     assert any(".path: DELETE" in p for p in mutated("stripe", "list_customers", lambda a: a.update(method="DELETE")))
-    moved = mutated("google-calendar", "list_events", lambda a: next(
-        p for p in a["parameters"] if p["in"] == "query").update({"in": "body"}))
+    moved = mutated(
+        "google-calendar",
+        "list_events",
+        lambda a: next(p for p in a["parameters"] if p["in"] == "query").update({"in": "body"}),
+    )
     assert any("is a query parameter there" in p or "has no body parameter" in p for p in moved)
-    typed = mutated("google-calendar", "list_events", lambda a: next(
-        p for p in a["parameters"] if p["name"] == "max_results").update(type="object"))
+    typed = mutated(
+        "google-calendar",
+        "list_events",
+        lambda a: next(p for p in a["parameters"] if p["name"] == "max_results").update(type="object"),
+    )
     assert any(".type: 'maxResults' is integer there, not object" in p for p in typed)
 
 
 def test_a_required_parameter_left_out_is_reported() -> None:
-    out = mutated("github", "create_issue", lambda a: a.update(
-        parameters=[p for p in a["parameters"] if p["name"] != "title"]))
+    out = mutated(
+        "github", "create_issue", lambda a: a.update(parameters=[p for p in a["parameters"] if p["name"] != "title"])
+    )
     assert any("requires body parameter 'title'" in p for p in out)
 
 
@@ -107,8 +115,9 @@ def test_a_stale_version_pin_is_reported() -> None:
     raw = load("google-drive")
     raw["api_version"] = "v1"
     raw["base_url"] = raw["base_url"].replace("v3", "v1")
-    assert any("api_version: 'v1' is not a version the description lists (v2, v3)" in p
-               for p in problems("google-drive", raw))
+    assert any(
+        "api_version: 'v1' is not a version the description lists (v2, v3)" in p for p in problems("google-drive", raw)
+    )
 
 
 def test_each_description_loads_quickly_once() -> None:
