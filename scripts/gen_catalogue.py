@@ -188,10 +188,11 @@ def truth_section(by_category: dict[str, list[Any]]) -> list[str]:
     others = [s for s in slugs if s not in packages]
     lines += [
         "",
-        f"Not covered ({len(others)}): no description or route table of theirs was found on PyPI or npm",
-        "(or, for smtp, postgresql and http, there is no provider API to compare): "
-        + ", ".join(f"`{s}`" for s in others)
-        + ".",
+        f"Not covered ({len(others)}): for most, no package of the provider's on PyPI or npm carries",
+        "a machine-readable description or route table; smtp, postgresql and http have no provider",
+        "API to compare; for some a package exists but is not read yet (botocore's service models for",
+        "aws and amazon-s3, @paypal/paypal-server-sdk, which covers orders and payments only, and",
+        "facebook-nodejs-business-sdk): " + ", ".join(f"`{s}`" for s in others) + ".",
     ]
     return lines
 

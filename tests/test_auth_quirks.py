@@ -176,3 +176,66 @@ def test_openai_response_without_input_is_accepted(cli: Any) -> None:
     )
     assert res.exit_code == 0, res.stderr
     assert '"previous_response_id"' in res.stdout and '"input"' not in res.stdout
+
+
+def test_facebook_page_post_sends_the_page_token_only(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 6750 section 2: one token method per request. The Page token goes as ?access_token=
+    and the connection's user token is not sent beside it."""
+    from tests.invoke_support import STORE_KEY, put_connection
+
+    monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
+    put_connection("facebook", method="direct", secrets={"access_token": "user-token-1"})
+    res = cli(
+        "invoke",
+        "facebook",
+        "create_page_post",
+        "--dry-run",
+        "--json",
+        "-p",
+        "page_id=123",
+        "-p",
+        "message=hi",
+        env={"SYNTHRAL_FACEBOOK_PAGE_ACCESS_TOKEN": "page-token-1"},
+    )
+    assert res.exit_code == 0, res.stderr
+    req = json.loads(res.stdout)
+    assert "Authorization" not in req["headers"]
+    assert req["url"] == "https://graph.facebook.com/v24.0/123/feed?access_token=***"
+    assert "user-token-1" not in res.stdout and "page-token-1" not in res.stdout
+
+
+def test_salesforce_userinfo_needs_the_id_scope() -> None:
+    """The identity call's scope is declared, so the pre-check names it for a default grant."""
+    from synthral_cli.actions.invoke import missing_scopes
+
+    raw = yaml.safe_load((REPO / "manifests" / "salesforce.yaml").read_text())
+    userinfo = Manifest(raw).action("get_user_info")
+    assert missing_scopes(userinfo.scopes, raw["auth"]["default_scopes"]) == ["id|openid|full"]
+    assert missing_scopes(userinfo.scopes, ["api", "refresh_token", "id"]) == []
+    assert Manifest(raw).action("test_connection").scopes == ["api"]
+
+
+def _minimal(**extra: Any) -> dict[str, Any]:
+    raw = yaml.safe_load((REPO / "manifests" / "openai.yaml").read_text())
+    raw.update(extra)
+    return raw
+
+
+def test_validation_of_the_new_fields() -> None:
+    from synthral_cli.catalogue.validation import validate_dict
+
+    assert validate_dict(_minimal(api_version="v9")) == [
+        "api_version: 'v9' appears in neither base_url nor a header value"
+    ]
+    raw = _minimal()
+    raw["actions"][1]["exclusive"] = [["previous_response_id", "conversaton"]]
+    assert validate_dict(raw) == ["actions[create_response].exclusive[0]: 'conversaton' is not a parameter"]
+    tiktok = yaml.safe_load((REPO / "manifests" / "tiktok.yaml").read_text())
+    tiktok["actions"][0]["scopes"] = ["user.info.profile"]
+    assert validate_dict(tiktok) == [
+        "actions[test_connection].scopes: 'user.info.profile' is not among auth.default_scopes "
+        "(the identity call must work with a default authorization)"
+    ]
+    tiktok["actions"][0]["scopes"] = ["user.info.basic"]
+    tiktok["auth"]["pkce_challenge_encoding"] = "base32"
+    assert validate_dict(tiktok)[0].startswith("auth.pkce_challenge_encoding: 'base32' is not one of")
