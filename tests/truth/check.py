@@ -149,6 +149,13 @@ class Checker:
                     f"{op.method} {op.path} has no {p['in']} parameter {top!r}",
                 )
                 continue
+            if (
+                p.get("required")
+                and theirs.required is False
+                and theirs.known
+                and f"required.{p['name']}" not in deviations
+            ):
+                self.fail(f"{where}.parameters[{p['name']}].required", f"{top!r} is optional there")
             if theirs.location not in {p["in"], "any"}:
                 self.fail(f"{where}.parameters[{p['name']}].in", f"{top!r} is a {theirs.location} parameter there")
             elif not _compatible(p["type"], theirs.type, p["in"]):

@@ -27,6 +27,7 @@ class Param:
     location: str
     type: str | None = None
     required: bool = False
+    known: bool = False  # the description says whether it is required (not just that it exists)
 
 
 @dataclass

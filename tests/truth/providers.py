@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from . import routes, specs
+from . import routes, specs, stainless
 from .model import Description
 
 LOADERS: dict[str, Callable[[], Description]] = {
@@ -21,9 +21,9 @@ LOADERS: dict[str, Callable[[], Description]] = {
     "bigquery": lambda: specs.google("bigquery", "v2"),
     "bitbucket": routes.bitbucket,
     "notion": routes.notion,
-    "openai": lambda: routes.stainless("openai", ["https://api.openai.com/v1"]),
-    "anthropic": lambda: routes.stainless("@anthropic-ai/sdk", ["https://api.anthropic.com"]),
-    "cloudflare": lambda: routes.stainless("cloudflare", ["https://api.cloudflare.com/client/v4"]),
+    "openai": lambda: stainless.stainless("openai", ["https://api.openai.com/v1"]),
+    "anthropic": lambda: stainless.stainless("@anthropic-ai/sdk", ["https://api.anthropic.com"]),
+    "cloudflare": lambda: stainless.stainless("cloudflare", ["https://api.cloudflare.com/client/v4"]),
     "stripe": routes.stripe,
     "dropbox": routes.dropbox,
     "slack": routes.slack,

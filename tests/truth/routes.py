@@ -212,7 +212,7 @@ def bitbucket() -> Description:
         for name, spec in re.findall(r"([\w$]+):\{([^{}]*)\}", params):
             kind = re.search(r'type:"(\w+)"', spec)
             where = "path" if "{" + name + "}" in url else "body" if name == "_body" else "query"
-            found[name] = Param(name, where, kind.group(1) if kind else None, "required:!0" in spec)
+            found[name] = Param(name, where, kind.group(1) if kind else None, "required:!0" in spec, True)
         op = Operation(method, "/2.0" + url, found)
         ops.append(op)
     return Description(source, ["https://api.bitbucket.org"], ops)

@@ -55,7 +55,7 @@ def _body_params(doc: dict[str, Any], schema: Any, out: dict[str, Param]) -> Non
             out.setdefault(name, Param(name, "body", p.type, False))
     required = set(schema.get("required", [])) if not variants else set()
     for name, sub in (schema.get("properties") or {}).items():
-        out[name] = Param(name, "body", _schema_type(doc, sub), name in required)
+        out[name] = Param(name, "body", _schema_type(doc, sub), name in required, known=not variants)
 
 
 def openapi(doc: dict[str, Any], source: str, servers: list[str] | None = None) -> Description:
@@ -83,7 +83,7 @@ def openapi(doc: dict[str, Any], source: str, servers: list[str] | None = None) 
                     where = "body"
                 kind = p.get("type") or _schema_type(doc, p.get("schema"))
                 name = p["name"].lower() if where == "header" else p["name"]
-                params[name] = Param(name, where, kind, bool(p.get("required")))
+                params[name] = Param(name, where, kind, bool(p.get("required")), known=True)
             body = _resolve(doc, spec["requestBody"]) if "requestBody" in spec else {}
             for media in (body or {}).get("content", {}).values():
                 _body_params(doc, media.get("schema"), params)
@@ -159,7 +159,7 @@ def _google(api: str, version: str) -> Description:
         path = m.get("flatPath") or m["path"]
         params = dict(global_params)
         for name, p in (m.get("parameters") or {}).items():
-            params[name] = Param(name, p.get("location", "query"), p.get("type"), bool(p.get("required")))
+            params[name] = Param(name, p.get("location", "query"), p.get("type"), bool(p.get("required")), True)
         ref = (m.get("request") or {}).get("$ref")
         for name, p in (schemas.get(ref, {}).get("properties") or {}).items() if ref else ():
             kind = p.get("type") or ("object" if "$ref" in p else None)

@@ -123,3 +123,15 @@ def test_a_stale_version_pin_is_reported() -> None:
 def test_each_description_loads_quickly_once() -> None:
     """Loaders are cached: the whole module reads each package once."""
     assert description("github") is description("github")
+
+
+def test_requiring_what_the_provider_makes_optional_is_reported() -> None:
+    """The audit's OpenAI finding: ``input`` required by the manifest, optional in the API."""
+
+    def require_input(a: dict[str, Any]) -> None:
+        next(p for p in a["parameters"] if p["name"] == "input")["required"] = True
+
+    assert mutated("openai", "create_response", require_input) == [
+        "manifests/openai.yaml: actions[create_response].parameters[input].required: 'input' is optional there "
+        "[npm openai 6.49.0]"
+    ]
