@@ -167,9 +167,11 @@ def truth_section(by_category: dict[str, list[Any]]) -> list[str]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     packages: dict[str, tuple[str, str, str]] = module.PACKAGES
+    version_only: dict[str, tuple[str, str, str]] = module.VERSION_ONLY
     versions = pinned_versions()
     slugs = sorted(m.slug for g in by_category.values() for m in g)
     covered = [s for s in slugs if s in packages]
+    pins = [s for s in slugs if s in version_only]
     lines = ["", "## Checked against the providers' own descriptions", ""]
     lines += [
         f"On every CI run, tests/truth/ checks {len(covered)} connectors against an API description",
@@ -185,14 +187,20 @@ def truth_section(by_category: dict[str, list[Any]]) -> list[str]:
         registry, package, what = packages[slug]
         version = versions.get((registry, package), "?")
         lines.append(f"| `{slug}` | {registry} {package} {version} | {what} |")
+    if pins:
+        lines += ["", "Only the API version pin is checked for these:", "", "| Slug | Source | What is read |"]
+        lines.append("|---|---|---|")
+        for slug in pins:
+            registry, package, what = version_only[slug]
+            lines.append(f"| `{slug}` | {registry} {package} {versions.get((registry, package), '?')} | {what} |")
     others = [s for s in slugs if s not in packages]
     lines += [
         "",
         f"Not covered ({len(others)}): for most, no package of the provider's on PyPI or npm carries",
         "a machine-readable description or route table; smtp, postgresql and http have no provider",
         "API to compare; for some a package exists but is not read yet (botocore's service models for",
-        "aws and amazon-s3, @paypal/paypal-server-sdk, which covers orders and payments only, and",
-        "facebook-nodejs-business-sdk): " + ", ".join(f"`{s}`" for s in others) + ".",
+        "aws and amazon-s3, @paypal/paypal-server-sdk, which covers orders and payments only; the",
+        "Graph API objects of facebook-nodejs-business-sdk): " + ", ".join(f"`{s}`" for s in others) + ".",
     ]
     return lines
 

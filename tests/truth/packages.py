@@ -44,3 +44,9 @@ PACKAGES: dict[str, tuple[str, str, str]] = {
     "sentry": ("npm", "@sentry/api", ROUTES),
     "gitlab": ("npm", "@gitbeaker/core", ROUTES),
 }
+
+# Packages that only name the API version their provider currently serves: the pin is checked.
+VERSION_ONLY: dict[str, tuple[str, str, str]] = {
+    "facebook": ("npm", "facebook-nodejs-business-sdk", "Graph API version only"),
+    "instagram": ("npm", "facebook-nodejs-business-sdk", "Graph API version only"),
+}

@@ -118,6 +118,13 @@ def generator(package: str, servers: list[str], under: str = "") -> Description:
     return Description(source, servers, ops)
 
 
+def graph_version() -> Description:
+    """facebook-nodejs-business-sdk: only the Graph API version it pins (FacebookAdsApi.VERSION)."""
+    folder, source = npm_package("facebook-nodejs-business-sdk")
+    m = re.search(r"get VERSION\(\)[^{]*\{\s*return '(v[\d.]+)'", read_text(folder / "src" / "api.js"))
+    return Description(source, [], [], [m.group(1)] if m else [], True)
+
+
 def pipedrive() -> Description:
     """Two generated clients: v1 (https://api.pipedrive.com/v1, which Pipedrive also serves as
     /api/v1 on the company domain, the form its API reference shows) and v2 (/api/v2)."""

@@ -14,7 +14,7 @@ import yaml
 
 from .check import Checker
 from .model import REPO
-from .providers import LOADERS, description
+from .providers import LOADERS, VERSION_ONLY, description
 
 pytestmark = pytest.mark.xdist_group("truth")  # one worker loads each description once
 
@@ -32,6 +32,14 @@ def test_manifest_agrees_with_the_providers_description(slug: str) -> None:
     assert problems(slug) == []
 
 
+@pytest.mark.parametrize("slug", sorted(VERSION_ONLY))
+def test_version_pin_is_one_the_provider_lists(slug: str) -> None:
+    checker = Checker(f"manifests/{slug}.yaml", load(slug), description(slug))
+    assert description(slug).versions, f"{description(slug).source} names no version"
+    checker.check_version(load(slug).get("deviations") or {})
+    assert checker.problems == []
+
+
 def test_at_least_25_providers_are_covered() -> None:
     assert len(LOADERS) >= 25
     assert all((REPO / "manifests" / f"{slug}.yaml").is_file() for slug in LOADERS)
@@ -40,7 +48,11 @@ def test_at_least_25_providers_are_covered() -> None:
 def test_docs_list_covered_providers_with_source_and_version() -> None:
     text = (REPO / "docs" / "connectors.md").read_text(encoding="utf-8")
     section = text.split("## Checked against the providers' own descriptions", 1)[1].split("\n## ", 1)[0]
-    for slug in LOADERS:
+    from .packages import PACKAGES
+    from .packages import VERSION_ONLY as PINS_ONLY
+
+    assert set(PACKAGES) == set(LOADERS) and set(PINS_ONLY) == set(VERSION_ONLY)
+    for slug in [*LOADERS, *VERSION_ONLY]:
         source = description(slug).source
         assert re.search(rf"^\| `{re.escape(slug)}` \| {re.escape(source)} \|", section, re.M), (
             f"docs/connectors.md lists no row `| `{slug}` | {source} |`"
