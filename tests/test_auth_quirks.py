@@ -210,7 +210,9 @@ def test_salesforce_userinfo_needs_the_id_scope() -> None:
 
     raw = yaml.safe_load((REPO / "manifests" / "salesforce.yaml").read_text())
     userinfo = Manifest(raw).action("get_user_info")
-    assert missing_scopes(userinfo.scopes, raw["auth"]["default_scopes"]) == ["id|profile|email|address|phone|openid|full"]
+    assert missing_scopes(userinfo.scopes, raw["auth"]["default_scopes"]) == [
+        "id|profile|email|address|phone|openid|full"
+    ]
     assert missing_scopes(userinfo.scopes, ["api", "refresh_token", "id"]) == []
     assert Manifest(raw).action("test_connection").scopes == ["api"]
 
