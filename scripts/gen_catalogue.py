@@ -30,6 +30,8 @@ PYTHON_SECTION = REPO / "scripts" / "connectors_python.md"
 WEBHOOKS_SECTION = REPO / "scripts" / "connectors_webhooks.md"
 # Hand-written sections after the webhooks one, in this order.
 SECTIONS = (PYTHON_SECTION, REPO / "scripts" / "connectors_import.md")
+TRUTH_PACKAGES = REPO / "tests" / "truth" / "packages.py"
+NPM_LOCK = REPO / "tests" / "npm" / "package-lock.json"
 DASH = "\u2014"
 
 
@@ -99,6 +101,7 @@ def render(manifests: Iterable[Any]) -> str:
             actions = ", ".join(f"`{a.name}`" for a in m.actions)
             row = [f"`{m.slug}`", cell(m.name), m.status, m.auth_type, nango_key(m), actions]
             lines.append("| " + " | ".join(row) + " |")
+    lines += versions_section(by_category) + truth_section(by_category)
     return "\n".join(lines) + "\n\n" + webhooks_section(by_category.values()) + "\n" + python_section()
 
 
@@ -122,6 +125,89 @@ def webhooks_section(groups: Iterable[list[Any]]) -> str:
         table.append("| " + " | ".join(cell(c) for c in row) + " |")
     text = WEBHOOKS_SECTION.read_text(encoding="utf-8")
     return text.replace("<!-- webhooks-table -->", "\n".join(table))
+
+
+def versions_section(by_category: dict[str, list[Any]]) -> list[str]:
+    """The API versions the manifests pin (``api_version``)."""
+    pinned = sorted((m for g in by_category.values() for m in g if m.raw.get("api_version")), key=lambda m: m.slug)
+    lines = ["", "## API versions", ""]
+    lines += [
+        "The provider API version each manifest pins (`api_version`, sent in its base URL or a header);",
+        "the truth test below flags a pin the provider's own description no longer lists.",
+        "",
+        "| Slug | API version | Kept on purpose |",
+        "|---|---|---|",
+    ]
+    for m in pinned:
+        why = (m.raw.get("deviations") or {}).get("api_version")
+        lines.append(f"| `{m.slug}` | `{m.raw['api_version']}` | {cell(why) if why else DASH} |")
+    return lines
+
+
+def pinned_versions() -> dict[tuple[str, str], str]:
+    """``(registry, package) -> version`` pinned in tests/npm/package-lock.json and pyproject."""
+    import json
+
+    import tomllib
+
+    out: dict[tuple[str, str], str] = {}
+    lock = json.loads(NPM_LOCK.read_text(encoding="utf-8"))
+    for key, meta in lock.get("packages", {}).items():
+        if key.startswith("node_modules/") and "/node_modules/" not in key:
+            out[("npm", key[len("node_modules/") :])] = meta["version"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    for req in project["project"]["optional-dependencies"]["test"]:
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", req.strip())
+        if m:
+            out[("PyPI", m.group(1))] = m.group(2)
+    return out
+
+
+def truth_section(by_category: dict[str, list[Any]]) -> list[str]:
+    """Which connectors the catalogue truth test (tests/truth/) checks, against what."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("truth_packages", TRUTH_PACKAGES)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    packages: dict[str, tuple[str, str, str]] = module.PACKAGES
+    version_only: dict[str, tuple[str, str, str]] = module.VERSION_ONLY
+    versions = pinned_versions()
+    slugs = sorted(m.slug for g in by_category.values() for m in g)
+    covered = [s for s in slugs if s in packages]
+    pins = [s for s in slugs if s in version_only]
+    lines = ["", "## Checked against the providers' own descriptions", ""]
+    lines += [
+        f"On every CI run, tests/truth/ checks {len(covered)} connectors against an API description",
+        "or route table their provider publishes in a package (pinned; installed by scripts/test):",
+        "each action's method and path, its parameters (where the description has them) and the",
+        "base URL and version. A difference kept on purpose carries its reason in the manifest",
+        "(`deviations`).",
+        "",
+        "| Slug | Source | What is read |",
+        "|---|---|---|",
+    ]
+    for slug in covered:
+        registry, package, what = packages[slug]
+        version = versions.get((registry, package), "?")
+        lines.append(f"| `{slug}` | {registry} {package} {version} | {what} |")
+    if pins:
+        lines += ["", "Only the API version pin is checked for these:", "", "| Slug | Source | What is read |"]
+        lines.append("|---|---|---|")
+        for slug in pins:
+            registry, package, what = version_only[slug]
+            lines.append(f"| `{slug}` | {registry} {package} {versions.get((registry, package), '?')} | {what} |")
+    others = [s for s in slugs if s not in packages]
+    lines += [
+        "",
+        f"Not covered ({len(others)}): for most, no package of the provider's on PyPI or npm carries",
+        "a machine-readable description or route table; smtp, postgresql and http have no provider",
+        "API to compare; for some a package exists but is not read yet (botocore's service models for",
+        "aws and amazon-s3, @paypal/paypal-server-sdk, which covers orders and payments only; the",
+        "Graph API objects of facebook-nodejs-business-sdk): " + ", ".join(f"`{s}`" for s in others) + ".",
+    ]
+    return lines
 
 
 def python_section() -> str:

@@ -8,17 +8,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from ..basics import redact
 from ..basics.errors import AuthError
 from ..catalogue.manifest import Manifest
-from .grants import ClientApp, endpoint, join_scopes, oauth_client, token_call
+from .grants import ClientApp, client_id_param, endpoint, join_scopes, oauth_client, rename_client_id, token_call
 from .interaction import DEFAULT_TIMEOUT, Interaction
 from .tokens import TokenSet, parse_token
 
@@ -49,6 +50,10 @@ def build_authorization_request(
     state = state or secrets.token_urlsafe(32)  # 256 bits
     verifier = secrets.token_urlsafe(64) if auth.get("pkce", True) else None
     extra: dict[str, Any] = dict(auth.get("authorization_params", {}))
+    hex_challenge = verifier is not None and auth.get("pkce_challenge_encoding") == "hex"
+    if hex_challenge:  # TikTok desktop: the SHA-256 of the verifier in lowercase hex, not base64url
+        extra["code_challenge"] = hashlib.sha256(str(verifier).encode("ascii")).hexdigest()
+        extra["code_challenge_method"] = "S256"
     scope_param = auth.get("scope_param", "scope")
     if scopes:
         extra[scope_param] = join_scopes(manifest, scopes)
@@ -60,10 +65,14 @@ def build_authorization_request(
         url, _ = client.create_authorization_url(
             endpoint(manifest, "authorization_url", config),
             state=state,
-            code_verifier=verifier,
+            code_verifier=None if hex_challenge else verifier,
             redirect_uri=redirect_uri,
             **extra,
         )
+    name = client_id_param(manifest)
+    if name != "client_id":
+        parts = urlsplit(str(url))
+        url = urlunsplit(parts._replace(query=rename_client_id(parts.query, name)))
     return AuthorizationRequest(str(url), state, verifier, redirect_uri)
 
 

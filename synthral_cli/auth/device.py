@@ -22,6 +22,7 @@ from .grants import (
     HTTP_TIMEOUT,
     ClientApp,
     auth_method,
+    client_id_param,
     endpoint,
     http_error_classes,
     join_scopes,
@@ -76,7 +77,7 @@ def device_flow(
             f"{manifest.slug} does not offer the device flow (no auth.device_authorization_url).",
             f"Use: synthral authorize {manifest.slug} --no-browser (and paste the URL).",
         )
-    data: dict[str, str] = {"client_id": app.client_id}
+    data: dict[str, str] = {client_id_param(manifest): app.client_id}
     if scopes:
         data[manifest.auth.get("scope_param", "scope")] = join_scopes(manifest, scopes)
     auth: Any = None

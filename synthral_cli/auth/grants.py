@@ -134,11 +134,49 @@ def oauth_client(
     )
     for hook in ("access_token_response", "refresh_token_response"):
         client.register_compliance_hook(hook, _sane_token_response)
+    name = client_id_param(manifest)
+    if name != "client_id":  # TikTok's client_key: rename it in every token-endpoint request
+        for known in ("client_secret_basic", "client_secret_post", "none"):
+            client.register_client_auth_method((known, _renamed_client_id(known, name)))
     if binding is not None:
         hooks = client.event_hooks
         client.event_hooks = {"request": [*hooks["request"], binding.hook], "response": hooks["response"]}
     with client:
         yield client
+
+
+def client_id_param(manifest: Manifest) -> str:
+    """The name the provider gives the OAuth client id (``auth.client_id_param``)."""
+    return str(manifest.auth.get("client_id_param", "client_id"))
+
+
+def rename_client_id(text: str, name: str) -> str:
+    """A query string or form body with its ``client_id`` sent as ``name`` instead."""
+    from urllib.parse import parse_qsl, urlencode
+
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return urlencode([(name if k == "client_id" else k, v) for k, v in pairs])
+
+
+def _renamed_client_id(method: str, name: str) -> Callable[..., Any]:
+    """Authlib's encoder for ``method``, with the client id renamed in the body and URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
+
+    encoder = ClientAuth.DEFAULT_AUTH_METHODS[method]
+
+    def encode(client: Any, http_method: str, uri: str, headers: Any, body: Any) -> Any:
+        uri, headers, body = encoder(client, http_method, uri, headers, body)
+        body = rename_client_id(body or "", name)
+        parts = urlsplit(uri)
+        if "client_id=" in parts.query:
+            uri = urlunsplit(parts._replace(query=rename_client_id(parts.query, name)))
+        if "Content-Length" in headers:
+            headers["Content-Length"] = str(len(body))
+        return uri, headers, body
+
+    return encode
 
 
 def _sane_token_response(resp: Any) -> Any:

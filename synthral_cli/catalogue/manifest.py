@@ -166,6 +166,11 @@ class Action:
         return str(self.raw.get("body", "json"))
 
     @property
+    def exclusive(self) -> list[list[str]]:
+        """Groups of parameters that must not be sent together."""
+        return [list(group) for group in self.raw.get("exclusive", [])]
+
+    @property
     def idempotent(self) -> bool:
         if "idempotent" in self.raw:
             return bool(self.raw["idempotent"])

@@ -217,7 +217,46 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}.body: raw needs exactly one parameter with in: body")
     if "test_connection" not in names:
         problems.append("actions: every connector needs a test_connection action")
+    problems += _pin_problems(doc) + _identity_scope_problems(doc)
     return problems + webhook_problems(doc)
+
+
+def _pin_problems(doc: dict[str, Any]) -> list[str]:
+    """``api_version`` is where the pin is recorded: it must be what the requests carry (in
+    base_url or a header value), and ``exclusive`` groups must name declared parameters."""
+    problems: list[str] = []
+    pin = doc.get("api_version")
+    if pin is not None:
+        places = [doc.get("base_url", ""), *(doc.get("headers") or {}).values()]
+        for action in doc["actions"]:
+            places += [action.get("base_url", ""), action.get("path", ""), *(action.get("headers") or {}).values()]
+        if not any(pin in str(place) for place in places):
+            problems.append(f"api_version: {pin!r} appears in neither base_url nor a header value")
+    for action in doc["actions"]:
+        declared = {p["name"] for p in action.get("parameters", [])}
+        for i, group in enumerate(action.get("exclusive", [])):
+            for name in group:
+                if name not in declared:
+                    problems.append(f"actions[{action['name']}].exclusive[{i}]: {name!r} is not a parameter")
+    return problems
+
+
+def _identity_scope_problems(doc: dict[str, Any]) -> list[str]:
+    """test_connection is the identity call run right after authorization: the scopes it
+    needs must be among the scopes asked by default (``a|b`` = either), or it cannot succeed."""
+    auth = doc["auth"]
+    defaults = auth.get("default_scopes")
+    if auth["type"] != "oauth2" or defaults is None:
+        return []
+    test = next((a for a in doc["actions"] if a["name"] == "test_connection"), None)
+    if test is None or test.get("auth") is False:
+        return []
+    return [
+        f"actions[test_connection].scopes: {need!r} is not among auth.default_scopes "
+        "(the identity call must work with a default authorization)"
+        for need in test.get("scopes", [])
+        if not any(alt in defaults for alt in need.split("|"))
+    ]
 
 
 def _schema_problems(schema: dict[str, Any]) -> list[str]:

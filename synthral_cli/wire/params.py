@@ -225,6 +225,13 @@ def check_params(action: Action, values: dict[str, Any], slug: str = "SLUG") -> 
     unknown = [k for k in values if action.parameter(k) is None]
     if unknown:
         raise _unknown(action, unknown, slug)
+    for group in action.exclusive:
+        given = [name for name in group if values.get(name) is not None]
+        if len(given) > 1:
+            raise UsageError(
+                f"{action.name} takes only one of {', '.join(group)}; got {' and '.join(given)}.",
+                f"Drop all but one of: {' '.join(f'-p {n}=...' for n in given)}",
+            )
     out: dict[str, Any] = {}
     missing = []
     for p in action.parameters:
