@@ -94,7 +94,7 @@ def test_list_filters(cli, config_dir):
     assert "zz-beta" in slugs("--search", "zz-b")  # slug
     assert set(slugs("--status", "beta")) >= {"zz-alpha", "zz-beta"}
     assert "slack" not in slugs("--status", "beta")
-    assert slugs("--category", "no such category") == []
+    assert cli("connectors", "list", "--json", "--category", "no such category").exit_code == 2  # issue 15.9
 
 
 def test_list_table_when_piped_is_plain_text(cli):

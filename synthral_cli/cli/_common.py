@@ -8,7 +8,7 @@ import typer
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 CONNECTION_OPTION = typer.Option(
-    "default", "--connection", "-c", help="Which account of this connector (default: default)."
+    "default", "--connection", "-c", metavar="NAME", help="Which account of this connector."
 )
 
 

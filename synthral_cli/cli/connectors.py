@@ -16,9 +16,16 @@ SLUG = typer.Argument(..., help="Connector slug, e.g. slack.", autocompletion=co
 
 def list_connectors(
     ctx: typer.Context,
-    category: str = typer.Option(None, "--category", help="Filter by category (case-insensitive)."),
-    status: str = typer.Option(None, "--status", help="Filter by status: alpha, beta, stable, deprecated."),
-    search: str = typer.Option(None, "--search", help="Text to find in slug, name or description."),
+    category: list[str] = typer.Option(
+        None,
+        "--category",
+        metavar="CATEGORY",
+        help="Filter by category (case-insensitive; a word of it works, e.g. crm). Repeat for several.",
+    ),
+    status: str = typer.Option(
+        None, "--status", metavar="STATUS", help="Filter by status: alpha, beta, stable, deprecated."
+    ),
+    search: str = typer.Option(None, "--search", metavar="TEXT", help="Text to find in slug, name or description."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List the connectors in the catalogue (bundled and user manifests).
@@ -70,19 +77,15 @@ def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OP
 
 
 def _render_actions(manifest: Any) -> None:
-    from . import ui
+    from .views import actions as render
 
-    rows = []
-    for a in manifest.actions:
-        params = ", ".join(f"{p.name}{'*' if p.required else ''}" for p in a.parameters)
-        request = f"{a.method} {a.path}" if a.path else a.raw.get("transport_op", "")
-        rows.append((a.name, request, params, a.description))
-    ui.table(["action", "request", "parameters (* required)", "description"], rows, title="actions")
+    render(manifest)
 
 
 @app.command("actions")
 def actions(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OPTION) -> None:
-    """List the actions of one connector with their parameters.
+    """List the actions of one connector: where each goes and its parameters (type, required,
+    allowed values, default, description).
 
     Example: synthral connectors actions stripe --json
     """
