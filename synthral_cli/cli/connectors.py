@@ -114,11 +114,23 @@ def validate(
     if problems:
         for p in problems:
             ui.err(p)
+        missing = [str(p) for p in paths if not p.exists()]
+        found = len(problems) - len(missing)
+        if found == 0:
+            raise ManifestError(
+                f"{_plural(len(missing), 'path')} not found: {', '.join(missing)}.",
+                "Pass manifest files (.yaml) or folders that hold them.",
+            )
+        gone = f"; {_plural(len(missing), 'path')} not found" if missing else ""
         raise ManifestError(
-            f"{len(problems)} problem(s) in {count} file(s).",
-            "Fix the fields named above; the schema is synthral_cli/schema/manifest-v1.json.",
+            f"{_plural(found, 'problem')} in {_plural(count, 'file')}{gone}.",
+            "Fix the fields named above; the schema is synthral_cli/catalogue/schema/manifest-v1.json.",
         )
-    ui.err(f"{count} manifest(s) valid.")
+    ui.err(f"{_plural(count, 'manifest')} valid.")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 app.command("list")(list_connectors)
