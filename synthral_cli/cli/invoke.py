@@ -259,7 +259,8 @@ def request(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Make a raw authenticated call against a connector's base URL (like gh api): -p values are
-    query parameters for GET/HEAD/DELETE and JSON body fields otherwise.
+    query parameters for GET/HEAD/DELETE and body fields otherwise, encoded as the connector's
+    own actions encode them (form fields for Stripe, JSON for most).
 
     Example: synthral request github GET /user/repos -p per_page=100 --paginate --json
     """
