@@ -112,6 +112,20 @@ class SynthralCommand(TyperCommand):
                 continue  # --transport [stdio|http] names its choices
             param.metavar = param.name.upper()
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """When completing the value of an option (``invoke slack send_message -p <TAB>``), the
+        option waiting for it is left out, so the arguments before it (SLUG, ACTION) are
+        parsed and its completion can use them; Click would drop them all."""
+        if ctx.resilient_parsing and args and self._takes_value(args[-1]):
+            args = args[:-1]
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
+    def _takes_value(self, word: str) -> bool:
+        return any(
+            not isinstance(p, TyperArgument) and not getattr(p, "is_flag", False) and word in p.opts
+            for p in self.params
+        )
+
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from ._common import CONNECTION_OPTION, JSON_OPTION, complete_action, complete_slug, runtime
+from ._common import CONNECTION_OPTION, JSON_OPTION, complete_action, complete_param, complete_slug, runtime
 
 SLUG = typer.Argument(..., help="Connector slug, e.g. slack.", autocompletion=complete_slug)
 PARAM_OPTION = typer.Option(
@@ -16,6 +16,7 @@ PARAM_OPTION = typer.Option(
     "--param",
     "-p",
     metavar="KEY=VALUE",
+    autocompletion=complete_param,
     help="KEY=VALUE (typed by the action), KEY:=JSON (raw JSON) or KEY=@FILE (read a file). Repeatable.",
 )
 DATA_OPTION = typer.Option(None, "--data", "-d", metavar="JSON|@FILE|-", help="Parameters as a JSON object, @FILE, or - for stdin.")
