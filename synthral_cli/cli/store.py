@@ -23,7 +23,9 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from ..basics.errors import StoreError
     from . import ui
 
-    store = runtime(ctx).sy.store
+    from ..store.encrypted import Store
+
+    store = Store.open(runtime(ctx).sy.settings, create=False)  # a status check creates nothing
     info: dict[str, Any] = store.status()
     problem: StoreError | None = None
     if not store.has_key():
@@ -45,7 +47,7 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         ui.panel(
             "store",
             [
-                ("store", info["store_path"]),
+                ("store", info["store_path"] + ("" if store.created else " (not created yet)")),
                 ("key source", info["key_source"] or "none yet (created on first use)"),
                 ("key location", info["key_location"] or "-"),
                 ("key", key),

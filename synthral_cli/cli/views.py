@@ -55,7 +55,7 @@ def list_connections(rt: Any, as_json: bool = False) -> None:
     from . import ui
 
     settings = Settings(rt.env)
-    store = Store.open(settings)
+    store = Store.open(settings, create=False)  # listing creates nothing on disk
     try:
         rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
         if settings.nango_secret_key:  # issue 7: merge the connections Nango holds
@@ -89,6 +89,8 @@ def list_connections(rt: Any, as_json: bool = False) -> None:
         title=f"{len(rows)} connections",
         identifiers=(0, 1, 2),
     )
+    if not rows:
+        ui.err("No connections yet. Connect one with: synthral authorize SLUG (slugs: synthral connectors list)")
 
 
 def _request_line(action: Any) -> str:

@@ -52,11 +52,17 @@ class Store:
         self._locator: KeyLocator | None = None
 
     @classmethod
-    def open(cls, settings: Settings) -> Store:
-        """Open (creating and migrating) the store of ``settings``."""
+    def open(cls, settings: Settings, *, create: bool = True) -> Store:
+        """Open (creating and migrating) the store of ``settings``; ``create=False`` for a
+        command that only reads: a missing store is an empty one and no file is made."""
         from .sqlite import SqliteBackend
 
-        return cls(settings, SqliteBackend.open(settings))
+        return cls(settings, SqliteBackend.open(settings, create=create))
+
+    @property
+    def created(self) -> bool:
+        """Whether the store exists on disk (False: opened with ``create=False``, not there)."""
+        return bool(getattr(self.backend, "created", True))
 
     def close(self) -> None:
         self.backend.close()
