@@ -63,6 +63,10 @@ def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OP
     for key in ("authorization_url", "token_url", "device_authorization_url", "revocation_url"):
         if key in auth:
             lines.append((key.replace("_", " "), auth[key]))
+    if auth["type"] == "oauth2" and "authorization_url" in auth:
+        from ..auth.apps import redirect_uri
+
+        lines.append(("redirect uri", f"{redirect_uri(manifest)}: register it in your OAuth app"))
     if auth.get("default_scopes"):
         lines.append(("default scopes", " ".join(auth["default_scopes"])))
     for field in auth.get("fields", []):
