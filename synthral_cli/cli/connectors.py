@@ -121,8 +121,9 @@ def validate(
         missing = [str(p) for p in paths if not p.exists()]
         found = len(problems) - len(missing)
         if found == 0:
+            valid = f" ({_plural(count, 'manifest')} valid)" if count else ""
             raise ManifestError(
-                f"{_plural(len(missing), 'path')} not found: {', '.join(missing)}.",
+                f"{_plural(len(missing), 'path')} not found: {', '.join(missing)}{valid}.",
                 "Pass manifest files (.yaml) or folders that hold them.",
             )
         gone = f"; {_plural(len(missing), 'path')} not found" if missing else ""
