@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - whole terminal screens, 200 columns wide
 """Issue 15, items 4, 8 and 13: what a person sees about an action on a terminal (80 and 200
 columns, through a pty): where it goes, its parameters' types, required, allowed values,
 defaults and descriptions; identifiers never wrap; manifest text is never Rich markup; and the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -59,20 +60,21 @@ class SynthralGroup(TyperGroup):
 
     def main(
         self,
-        args: Any = None,
+        args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         """Usage errors (a missing argument, an unknown option) print as every other error does:
         ``error:`` and a hint with the usage line, exit 2; not Click's ``Usage:/Error:`` block."""
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except NoArgsIsHelpError as exc:  # `synthral connectors`: the help, as Click shows it
             exc.show()
             sys.exit(exc.exit_code)
@@ -118,7 +120,7 @@ class SynthralCommand(TyperCommand):
         parsed and its completion can use them; Click would drop them all."""
         if ctx.resilient_parsing and args and self._takes_value(args[-1]):
             args = args[:-1]
-        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+        return super().parse_args(ctx, args)
 
     def _takes_value(self, word: str) -> bool:
         return any(

@@ -19,7 +19,9 @@ PARAM_OPTION = typer.Option(
     autocompletion=complete_param,
     help="KEY=VALUE (typed by the action), KEY:=JSON (raw JSON) or KEY=@FILE (read a file). Repeatable.",
 )
-DATA_OPTION = typer.Option(None, "--data", "-d", metavar="JSON|@FILE|-", help="Parameters as a JSON object, @FILE, or - for stdin.")
+DATA_OPTION = typer.Option(
+    None, "--data", "-d", metavar="JSON|@FILE|-", help="Parameters as a JSON object, @FILE, or - for stdin."
+)
 DRY_RUN_OPTION = typer.Option(
     False, "--dry-run", help="Print the exact request (secrets masked); send nothing."
 )

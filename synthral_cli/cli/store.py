@@ -21,9 +21,8 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     Example: synthral store status --json
     """
     from ..basics.errors import StoreError
-    from . import ui
-
     from ..store.encrypted import Store
+    from . import ui
 
     store = Store.open(runtime(ctx).sy.settings, create=False)  # a status check creates nothing
     info: dict[str, Any] = store.status()
