@@ -57,7 +57,6 @@ class SynthralGroup(TyperGroup):
             if isinstance(ctx.obj, Runtime):
                 ctx.obj.flush_notices()
 
-
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -103,7 +102,7 @@ def _usage_error(exc: Any) -> None:
 
 class SynthralCommand(TyperCommand):
     """Usage lines name arguments in capitals (``SLUG [ACTION]``), and options show a word for
-    their value (``--connection CONNECTION``), not ``{slug}`` or ``<str>``."""
+    their value (``--retries RETRIES``, or the metavar given), not ``{slug}`` or ``<str>``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
