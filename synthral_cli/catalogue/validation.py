@@ -221,7 +221,8 @@ def _semantic_problems(doc: dict[str, Any], problems: list[str]) -> list[str]:
                 problems.append(f"{where}.body: raw needs exactly one parameter with in: body")
     if "test_connection" not in names:
         problems.append("actions: every connector needs a test_connection action")
-    return problems + webhook_problems(doc)
+    problems.extend(webhook_problems(doc))
+    return problems
 
 
 def _schema_problems(schema: dict[str, Any]) -> list[str]:
