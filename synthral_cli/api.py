@@ -18,7 +18,7 @@ from .catalogue.manifest import Manifest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     from .actions.registry import Registry
@@ -88,17 +88,21 @@ class Synthral:
     def connectors(
         self,
         *,
-        category: str | None = None,
+        category: str | Sequence[str] | None = None,
         status: str | None = None,
         search: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Summaries of the catalogue, filtered (case-insensitive; ``category`` also by prefix)."""
+        """Summaries of the catalogue, filtered (case-insensitive; ``category`` also by prefix or
+        by one side of its "&"; several categories select their union). A category or status
+        that names none of the valid ones raises ``UsageError`` naming them."""
         out = self.catalogue.summaries()
-        if category:
-            want = category.strip().lower()
-            out = [c for c in out if _category_matches(c["category"], want)]
+        wanted = [category] if isinstance(category, str) else list(category or [])
+        if wanted:
+            wants = [_known_category(w) for w in wanted]
+            out = [c for c in out if any(_category_matches(c["category"], w) for w in wants)]
         if status:
-            out = [c for c in out if c["status"] == status.strip().lower()]
+            want = _known_status(status)
+            out = [c for c in out if c["status"] == want]
         if search:
             needle = search.strip().lower()
             out = [
@@ -149,3 +153,35 @@ def _category_matches(category: str, want: str) -> bool:
     """``--category crm`` matches "CRM & Sales"; the full name matches too, in any case."""
     low = category.lower()
     return low == want or low.startswith(want) or want in {w.strip() for w in low.split("&")}
+
+
+def _known_category(category: str) -> str:
+    """``category`` lower-cased when it matches one of the catalogue's categories, else a
+    ``UsageError`` that names them (with "did you mean")."""
+    from .basics.errors import UsageError
+    from .catalogue.manifest import CATEGORIES
+    from .catalogue.syntax import _did_you_mean
+
+    want = category.strip().lower()
+    if want and any(_category_matches(c, want) for c in CATEGORIES):
+        return want
+    names = [c.lower() for c in CATEGORIES]
+    words = sorted({w.strip() for c in names for w in c.split("&")} - set(names))
+    raise UsageError(
+        f"No category {category!r}.{_did_you_mean(want, names + words)}",
+        "Categories (a word of one works too, e.g. crm): " + ", ".join(f'"{c}"' for c in CATEGORIES) + ".",
+    )
+
+
+def _known_status(status: str) -> str:
+    from .basics.errors import UsageError
+    from .catalogue.manifest import STATUSES
+    from .catalogue.syntax import _did_you_mean
+
+    want = status.strip().lower()
+    if want in STATUSES:
+        return want
+    raise UsageError(
+        f"No status {status!r}.{_did_you_mean(want, list(STATUSES))}",
+        f"Statuses: {', '.join(STATUSES)}.",
+    )

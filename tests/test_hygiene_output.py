@@ -161,8 +161,8 @@ def test_debug_log_lines_are_clean(capsys):
 
     enable_debug_logging()
     try:
-        logging.getLogger("httpx").debug("response reason %s", "OK" + OSC52 + "\x9b2J")
+        logging.getLogger("synthral.http").debug("response reason %s", "OK" + OSC52 + "\x9b2J")
     finally:
         disable_debug_logging()
     err = capsys.readouterr().err
-    assert err == "debug: httpx: response reason OK\n"
+    assert err == "debug: synthral.http: response reason OK\n"

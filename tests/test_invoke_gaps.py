@@ -781,8 +781,9 @@ def test_repeated_p_accumulates_for_arrays(cli, arrays):
     )
     assert r.exit_code == 0, r.stderr
     assert req["url"] == "https://api.arrays.test/f?status=open&status=closed&ids=1,2,3"
-    r, req = run_json(cli, "invoke", "arrays", "filter", "-p", "name=a", "-p", "name=b", "--dry-run")
-    assert req["url"].endswith("/f?name=b")  # a string: the last one wins
+    r = cli("invoke", "arrays", "filter", "-p", "name=a", "-p", "name=b", "--dry-run")
+    assert r.exit_code == 2  # a string takes one value: a second -p is an error (issue 15.11)
+    assert r.stderr.startswith("error: -p name is given more than once; name takes one value.")
 
 
 def test_enum_is_checked_per_item(cli, arrays):

@@ -574,9 +574,13 @@ def test_via_nango_proxy_needs_a_nango_connection_and_maps_nangos_refusals(nango
 
 
 def test_auto_falls_back_to_direct_oauth_when_nango_is_not_configured(provider, sh, monkeypatch):
-    """A Nango-enabled connector, no NANGO_SECRET_KEY: direct OAuth in Chromium, said on stderr."""
+    """A Nango-enabled connector, no NANGO_SECRET_KEY: direct OAuth in Chromium. Nobody asked
+    for Nango, so nothing is said about it (issue 15.11); with NANGO_URL set it is said."""
     provider.manifest(nango={"enabled": True, "provider_key": "testprov"})
     r = sh("authorize", "testprov", "--json", "--timeout", "60", timeout=90)
+    assert r.exit_code == 0, r.stderr
+    assert "Nango" not in r.stderr
+    r = sh("authorize", "testprov", "--json", "--timeout", "60", env={"NANGO_URL": "http://127.0.0.1:9"}, timeout=90)
     assert r.exit_code == 0, r.stderr
     assert (
         "Nango is not configured (NANGO_SECRET_KEY is not set): using direct OAuth for testprov." in r.stderr

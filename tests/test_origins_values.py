@@ -200,7 +200,7 @@ def test_a_token_in_the_url_path_is_redacted_in_debug_logs(api, tmp_path):
                        capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 0, p.stderr
     assert api.requests[0][1] == "/bot123456%3AAA-path-secret/getMe"  # it did travel, in the path
-    assert "HTTP Request: GET" in p.stderr and "/bot***/getMe" in p.stderr
+    assert "debug: synthral.http: > GET " in p.stderr and "/bot***/getMe" in p.stderr
     assert "AA-path-secret" not in p.stderr + p.stdout
 
 

@@ -107,6 +107,10 @@ def test_the_seed_requests_snippets_list_filter_and_match_the_cli_json(serve, sh
     stable = requests.get(f"{base}/connectors/list", params={"status_filter": "stable", "search": "slack"},
                           headers=headers, timeout=30).json()
     assert [c["slug"] for c in stable["connectors"]] == ["slack"]
+    for query in ({"category": "nonsense-x"}, {"status_filter": "production"}):  # issue 15.9
+        bad = requests.get(f"{base}/connectors/list", params=query, headers=headers, timeout=30)
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+        assert "alpha, beta, stable, deprecated" in bad.json()["error"]["hint"] or "CRM & Sales" in bad.text
     one = requests.get(f"{base}/connectors/slack", headers=headers, timeout=30).json()
     assert set(one) == {"id", "slug", "name", "status", "version", "manifest"} and one["slug"] == "slack"
     assert "source" not in one["manifest"] and one["manifest"]["actions"]

@@ -181,7 +181,8 @@ def _refresh(sy: Synthral, call: Call) -> Credential | None:
 
 def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, Any]) -> Action:
     """``synthral request``: an action for METHOD PATH whose ``-p`` values are query parameters
-    for GET/HEAD/DELETE and JSON body fields otherwise (like ``gh api``)."""
+    for GET/HEAD/DELETE and body fields otherwise (like ``gh api``), in the connector's body
+    encoding (:func:`body_encoding`: Stripe's form fields, JSON elsewhere)."""
     method = method.upper()
     if method not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}:
         raise UsageError(f"Unknown HTTP method {method!r}.", "Use GET, POST, PUT, PATCH, DELETE or HEAD.")
@@ -206,6 +207,7 @@ def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, A
         # spaces, controls, non-ASCII, # and {} are escaped; an existing %XX and ?a=b stay as given
         "path": quote(path, safe="/?&=%:@!$'()*+,;[]~"),
         "idempotent": method in {"GET", "HEAD", "PUT", "DELETE"},
+        "body": body_encoding(manifest),
         "parameters": [
             {"name": k, "in": loc, "type": types.get(type(v), "string")} for k, v in values.items()
         ],
@@ -213,6 +215,16 @@ def adhoc_action(manifest: Manifest, method: str, path: str, values: dict[str, A
     if "pagination" in manifest.raw:
         raw["pagination"] = manifest.raw["pagination"]
     return Action(raw)
+
+
+def body_encoding(manifest: Manifest) -> str:
+    """How this connector's own actions encode body fields: ``form`` when most of those that
+    send fields use it (Stripe, Twilio, Mailgun), else ``json``."""
+    counts = {"json": 0, "form": 0}
+    for action in manifest.actions:
+        if action.body in counts and any(p.location == "body" for p in action.parameters):
+            counts[action.body] += 1
+    return "form" if counts["form"] > counts["json"] else "json"
 
 
 def _options(options: Options | None, settings: dict[str, Any]) -> Options:

@@ -44,14 +44,7 @@ def app_credentials(
         if need_secret and not secret:
             missing.append(client_secret_var(slug))
         where = manifest.auth.get("console_url") or manifest.docs_url
-        auth = manifest.auth
-        redirect = (
-            f"http://{auth.get('redirect_host', '127.0.0.1')}:{auth['redirect_port']}"
-            f"{auth.get('redirect_path', '/callback')}"
-            if auth.get("redirect_port")
-            else f"http://{auth.get('redirect_host', '127.0.0.1')}{auth.get('redirect_path', '/callback')}"
-            " (any port)"
-        )
+        redirect = redirect_uri(manifest)
         secret_flag = " --client-secret-stdin" if need_secret else ""
         raise UsageError(
             f"{manifest.name} needs an OAuth app: set {' and '.join(missing)}.",
@@ -61,6 +54,16 @@ def app_credentials(
         )
     redact.register(secret)
     return grants.ClientApp(client_id, secret, source)
+
+
+def redirect_uri(manifest: Manifest) -> str:
+    """The redirect URI to register with the provider for ``synthral authorize`` (the loopback
+    callback), e.g. ``http://127.0.0.1/callback (any port)``."""
+    auth = manifest.auth
+    host, path = auth.get("redirect_host", "127.0.0.1"), auth.get("redirect_path", "/callback")
+    if auth.get("redirect_port"):
+        return f"http://{host}:{auth['redirect_port']}{path}"
+    return f"http://{host}{path} (any port)"
 
 
 def app_binding(

@@ -71,9 +71,12 @@ def choose_method(sy: Synthral, manifest: Manifest, requested: str = "auto") -> 
 
 
 def _auto_note(sy: Synthral, manifest: Manifest) -> str | None:
-    """Why ``--method auto`` did not choose Nango, when Nango was a possibility."""
-    from ..basics.settings import NANGO_ENABLED, NANGO_SECRET_KEY
+    """Why ``--method auto`` did not choose Nango, when Nango was asked for (a ``NANGO_*``
+    variable is set) and not used."""
+    from ..basics.settings import NANGO_ENABLED, NANGO_SECRET_KEY, NANGO_URL
 
+    if not any(sy.settings.env.get(v) for v in (NANGO_URL, NANGO_SECRET_KEY, NANGO_ENABLED)):
+        return None  # nobody asked for Nango: nothing to explain
     if manifest.nango.get("enabled") and not sy.settings.nango_enabled:
         why = (
             f"{NANGO_ENABLED} is false"

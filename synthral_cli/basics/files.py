@@ -95,6 +95,24 @@ def check_stat(st: os.stat_result, shown: Path | str, what: str) -> None:
         )
 
 
+def loose_dir_notice(path: Path, what: str) -> str | None:
+    """What to tell the user about a directory of ours that exists but is not 0700 (others can
+    list or read it): synthral creates it 0700 and keeps it so. None when it is fine, absent, or
+    writable by others (an error, not a notice: ``check_private``)."""
+    if not POSIX:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o077 or st.st_mode & 0o022:
+        return None  # fine, or writable by others: check_private refuses that where it is used
+    return (
+        f"{what} {path} has mode {stat.S_IMODE(st.st_mode):o}: others can look into it; "
+        f"synthral keeps it private (700). Run: chmod 700 {path}"
+    )
+
+
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) with the last component 0700, whatever the umask."""
     if path.is_dir():

@@ -279,8 +279,10 @@ class Catalogue:
     def get(self, slug: str) -> Manifest:
         idx = self._owner.get(slug)
         if idx is None:
+            low = slug.lower()  # slugs are lower case: SLACK is a slip for slack
+            hint = f" Did you mean {low!r}?" if low in self._owner else _did_you_mean(low, self.slugs())
             raise UsageError(
-                f"Unknown connector {slug!r}.{_did_you_mean(slug, self.slugs())}",
+                f"Unknown connector {slug!r}.{hint}",
                 "See them all with: synthral connectors list",
             )
         return Manifest(idx.full(slug), idx.source(slug), idx.bundled, shadowing=self.shadowed.get(slug))

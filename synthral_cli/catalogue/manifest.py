@@ -38,6 +38,7 @@ CATEGORIES = (
     "Calendar & Scheduling",
     "Payments",
 )
+STATUSES = ("alpha", "beta", "stable", "deprecated")
 SUMMARY_KEYS = (
     "id",
     "slug",
@@ -133,10 +134,12 @@ class Parameter:
 
 
 class Action:
-    """A typed view over one action of a validated manifest."""
+    """A typed view over one action of a validated manifest; ``default_base_url`` is the
+    connector's, which an action's own ``base_url`` replaces."""
 
-    def __init__(self, raw: dict[str, Any]) -> None:
+    def __init__(self, raw: dict[str, Any], default_base_url: str = "") -> None:
         self.raw = raw
+        self.default_base_url = default_base_url
 
     def __repr__(self) -> str:
         return f"Action({self.raw.get('name')!r})"
@@ -156,6 +159,12 @@ class Action:
     @property
     def path(self) -> str:
         return str(self.raw.get("path", ""))
+
+    @property
+    def base_url(self) -> str:
+        """Where this action's requests go: its own ``base_url`` (Box's uploads go to
+        upload.box.com), else the connector's."""
+        return str(self.raw.get("base_url") or self.default_base_url)
 
     @property
     def scopes(self) -> list[str]:
@@ -203,6 +212,7 @@ class Action:
             "name": self.name,
             "description": self.description,
             "method": self.method,
+            "base_url": self.base_url,
             "path": self.path,
             "scopes": self.scopes,
             "body": self.body,
@@ -283,7 +293,7 @@ class Manifest:
 
     @cached_property
     def actions(self) -> list[Action]:
-        return [Action(a) for a in self.raw["actions"]]
+        return [Action(a, self.base_url) for a in self.raw["actions"]]
 
     def action(self, name: str) -> Action:
         for action in self.actions:

@@ -90,13 +90,19 @@ def validate_dict(doc: Any) -> list[str]:
     problems = []
     for err in sorted(_schema_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         problems.append(f"{_field_path(doc, list(err.absolute_path))}: {_message(err)}")
-    if problems:
-        return problems
-    return _semantic_problems(doc)
+    # The checks a schema cannot express run too, so one pass names every problem (a bad URL
+    # is not hidden until a missing field is fixed). Where the schema already refused the
+    # shape they need, they stop: the schema's problems above say what to fix there.
+    semantic: list[str] = []
+    try:
+        _semantic_problems(doc, semantic)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+        if not problems:
+            raise
+    return problems + [p for p in semantic if p not in problems]
 
 
-def _semantic_problems(doc: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
+def _semantic_problems(doc: dict[str, Any], problems: list[str]) -> list[str]:
     config_vars = set((doc.get("connection_config") or {}).keys())
     transport = doc.get("transport", "http")
     auth = doc["auth"]
@@ -305,8 +311,9 @@ def validate_file(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
         problem = _printable(getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0])
         return None, [f"{path}: {where}: invalid YAML: {problem}"]
     problems = validate_dict(doc)
-    if not problems and path.stem != doc["slug"]:
-        problems = [f"slug: {doc['slug']!r} does not match the file name {path.name!r}"]
+    slug = doc.get("slug") if isinstance(doc, dict) else None
+    if isinstance(slug, str) and path.stem != slug:
+        problems.append(f"slug: {slug!r} does not match the file name {path.name!r}")
     if problems:
         return None, [f"{path}: {p}" for p in problems]
     return doc, []

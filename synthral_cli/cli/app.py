@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from ..basics.errors import SynthralError
 from ..basics.version import __version__
@@ -57,6 +58,98 @@ class SynthralGroup(TyperGroup):
                 ctx.obj.flush_notices()
                 ctx.obj.close()
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Usage errors (a missing argument, an unknown option) print as every other error does:
+        ``error:`` and a hint with the usage line, exit 2; not Click's ``Usage:/Error:`` block."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        try:
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError as exc:  # `synthral connectors`: the help, as Click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            _usage_error(exc)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _usage_error(exc: Any) -> None:
+    from . import ui
+
+    message = exc.format_message().strip()
+    if message and message[-1] not in ".?!":
+        message += "."
+    ctx = getattr(exc, "ctx", None)
+    hint = None
+    if ctx is not None:
+        usage = ctx.get_usage().removeprefix("Usage:").strip()
+        hint = f"Usage: {usage}  (more: {ctx.command_path} --help)"
+    ui.error(message, hint)
+
+
+class SynthralCommand(TyperCommand):
+    """Usage lines name arguments in capitals (``SLUG [ACTION]``), and options show a word for
+    their value (``--retries RETRIES``, or the metavar given), not ``{slug}`` or ``<str>``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.metavar is not None or param.name is None or getattr(param, "is_flag", False):
+                continue
+            if hasattr(param.type, "choices") and not isinstance(param, TyperArgument):
+                continue  # --transport [stdio|http] names its choices
+            param.metavar = param.name.upper()
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """When completing the value of an option (``invoke slack send_message -p <TAB>``), the
+        option waiting for it is left out, so the arguments before it (SLUG, ACTION) are
+        parsed and its completion can use them; Click would drop them all."""
+        if ctx.resilient_parsing and args and self._takes_value(args[-1]):
+            args = args[:-1]
+        return super().parse_args(ctx, args)
+
+    def _takes_value(self, word: str) -> bool:
+        return any(
+            not isinstance(p, TyperArgument) and not getattr(p, "is_flag", False) and word in p.opts
+            for p in self.params
+        )
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                var = param.make_metavar(ctx)
+                if param.nargs != 1 and not var.endswith("..."):
+                    var += "..."
+                pieces.append(var if param.required else f"[{var}]")
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+def _use_synthral_commands(typer_app: typer.Typer) -> None:
+    """Every command, in every group, is a ``SynthralCommand``."""
+    for info in typer_app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = SynthralCommand
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _use_synthral_commands(group.typer_instance)
+
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:
     from typer._click.exceptions import ClickException
@@ -71,6 +164,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help and errors: no Rich markup read from text, no boxed panels
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -146,6 +240,7 @@ def _register() -> None:
     mcp.register(app)  # mcp, tools export
     completion.register(app)
     serve.register(app)
+    _use_synthral_commands(app)
 
 
 _register()

@@ -146,6 +146,11 @@ def _read_with_token(manifest: Any, fields: list[dict[str, Any]]) -> dict[str, s
             raise UsageError(
                 "--with-token read nothing from stdin.", f"Pipe the {names[0]} into the command."
             )
+        if len(lines) > 1:  # a second line is not silently dropped: it may be the real secret
+            raise UsageError(
+                f"--with-token read {len(lines)} lines; {manifest.slug} takes one ({names[0]}).",
+                f"Pipe only the {names[0]}, on one line.",
+            )
         line = lines[0]
         prefix = names[0] + "="
         return {names[0]: line[len(prefix) :] if line.startswith(prefix) else line}
@@ -156,6 +161,10 @@ def _read_with_token(manifest: Any, fields: list[dict[str, Any]]) -> dict[str, s
             raise UsageError(
                 f"--with-token expects one name=value line per field of {manifest.slug}.",
                 f"Fields: {', '.join(names)}",
+            )
+        if key.strip() in out:
+            raise UsageError(
+                f"--with-token read {key.strip()} twice.", f"Give each field once: {', '.join(names)}."
             )
         out[key.strip()] = value.strip()
     return out

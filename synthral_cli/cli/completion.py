@@ -16,11 +16,20 @@ class Shell(str, Enum):
 def script(shell: str) -> str:
     from typer._completion_shared import get_completion_script
 
-    return get_completion_script(prog_name="synthral", complete_var="_SYNTHRAL_COMPLETE", shell=shell) + "\n"
+    text = get_completion_script(prog_name="synthral", complete_var="_SYNTHRAL_COMPLETE", shell=shell) + "\n"
+    if shell == "bash":  # `-p chan<TAB>` gives `-p channel=`: the value follows without a space
+        text = text.replace(
+            "    return 0\n",
+            '    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then compopt -o nospace; fi\n'
+            "    return 0\n",
+            1,
+        )
+    return text
 
 
 def completion(shell: Shell = typer.Argument(..., help="bash, zsh or fish.")) -> None:
-    """Print the completion script for a shell; connector slugs and action names complete.
+    """Print the completion script for a shell; connector slugs, action names and -p parameter
+    names (and enum values) complete.
 
     Example: synthral completion bash > ~/.local/share/bash-completion/completions/synthral
     """

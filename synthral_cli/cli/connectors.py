@@ -17,9 +17,16 @@ SLUG = typer.Argument(..., help="Connector slug, e.g. slack.", autocompletion=co
 
 def list_connectors(
     ctx: typer.Context,
-    category: str = typer.Option(None, "--category", help="Filter by category (case-insensitive)."),
-    status: str = typer.Option(None, "--status", help="Filter by status: alpha, beta, stable, deprecated."),
-    search: str = typer.Option(None, "--search", help="Text to find in slug, name or description."),
+    category: list[str] = typer.Option(
+        None,
+        "--category",
+        metavar="CATEGORY",
+        help="Filter by category (case-insensitive; a word of it works, e.g. crm). Repeat for several.",
+    ),
+    status: str = typer.Option(
+        None, "--status", metavar="STATUS", help="Filter by status: alpha, beta, stable, deprecated."
+    ),
+    search: str = typer.Option(None, "--search", metavar="TEXT", help="Text to find in slug, name or description."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List the connectors in the catalogue (bundled and user manifests).
@@ -57,6 +64,10 @@ def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OP
     for key in ("authorization_url", "token_url", "device_authorization_url", "revocation_url"):
         if key in auth:
             lines.append((key.replace("_", " "), auth[key]))
+    if auth["type"] == "oauth2" and "authorization_url" in auth:
+        from ..auth.apps import redirect_uri
+
+        lines.append(("redirect uri", f"{redirect_uri(manifest)}: register it in your OAuth app"))
     if auth.get("default_scopes"):
         lines.append(("default scopes", " ".join(auth["default_scopes"])))
     for field in auth.get("fields", []):
@@ -71,19 +82,15 @@ def show_connector(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OP
 
 
 def _render_actions(manifest: Any) -> None:
-    from . import ui
+    from .views import actions as render
 
-    rows = []
-    for a in manifest.actions:
-        params = ", ".join(f"{p.name}{'*' if p.required else ''}" for p in a.parameters)
-        request = f"{a.method} {a.path}" if a.path else a.raw.get("transport_op", "")
-        rows.append((a.name, request, params, a.description))
-    ui.table(["action", "request", "parameters (* required)", "description"], rows, title="actions")
+    render(manifest)
 
 
 @app.command("actions")
 def actions(ctx: typer.Context, slug: str = SLUG, as_json: bool = JSON_OPTION) -> None:
-    """List the actions of one connector with their parameters.
+    """List the actions of one connector: where each goes and its parameters (type, required,
+    allowed values, default, description).
 
     Example: synthral connectors actions stripe --json
     """
@@ -112,11 +119,24 @@ def validate(
     if problems:
         for p in problems:
             ui.err(p)
+        missing = [str(p) for p in paths if not p.exists()]
+        found = len(problems) - len(missing)
+        if found == 0:
+            valid = f" ({_plural(count, 'manifest')} valid)" if count else ""
+            raise ManifestError(
+                f"{_plural(len(missing), 'path')} not found: {', '.join(missing)}{valid}.",
+                "Pass manifest files (.yaml) or folders that hold them.",
+            )
+        gone = f"; {_plural(len(missing), 'path')} not found" if missing else ""
         raise ManifestError(
-            f"{len(problems)} problem(s) in {count} file(s).",
-            "Fix the fields named above; the schema is synthral_cli/schema/manifest-v1.json.",
+            f"{_plural(found, 'problem')} in {_plural(count, 'file')}{gone}.",
+            "Fix the fields named above; the schema is synthral_cli/catalogue/schema/manifest-v1.json.",
         )
-    ui.err(f"{count} manifest(s) valid.")
+    ui.err(f"{_plural(count, 'manifest')} valid.")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @app.command("import-openapi")

@@ -8,30 +8,34 @@ from typing import Any
 
 import typer
 
-from ._common import CONNECTION_OPTION, JSON_OPTION, complete_action, complete_slug, runtime
+from ._common import CONNECTION_OPTION, JSON_OPTION, complete_action, complete_param, complete_slug, runtime
 
 SLUG = typer.Argument(..., help="Connector slug, e.g. slack.", autocompletion=complete_slug)
 PARAM_OPTION = typer.Option(
     None,
     "--param",
     "-p",
+    metavar="KEY=VALUE",
+    autocompletion=complete_param,
     help="KEY=VALUE (typed by the action), KEY:=JSON (raw JSON) or KEY=@FILE (read a file). Repeatable.",
 )
-DATA_OPTION = typer.Option(None, "--data", "-d", help="Parameters as a JSON object, @FILE, or - for stdin.")
+DATA_OPTION = typer.Option(
+    None, "--data", "-d", metavar="JSON|@FILE|-", help="Parameters as a JSON object, @FILE, or - for stdin."
+)
 DRY_RUN_OPTION = typer.Option(
     False, "--dry-run", help="Print the exact request (secrets masked); send nothing."
 )
 PAGINATE_OPTION = typer.Option(False, "--paginate", help="Follow the pages and merge their items.")
 RETRIES_OPTION = typer.Option(
-    3, "--retries", min=0, max=10, help="Retries on 429/502/503/504 and network errors."
+    3, "--retries", min=0, max=10, metavar="N", help="Retries on 429/502/503/504 and network errors."
 )
-TIMEOUT_OPTION = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for an answer.")
+TIMEOUT_OPTION = typer.Option(30.0, "--timeout", min=0.1, metavar="SECONDS", help="Seconds to wait for an answer.")
 PROXY_OPTION = typer.Option(
     False,
     "--via-nango-proxy",
     help="Send through Nango's proxy (a Nango connection; the token stays in Nango).",
 )
-OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the response body to this file.")
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the response body to this file.")
 SECRET_STDIN_OPTION = typer.Option(
     None,
     "--secret-stdin",
@@ -41,6 +45,7 @@ SECRET_STDIN_OPTION = typer.Option(
 CA_OPTION = typer.Option(
     None,
     "--ca-bundle",
+    metavar="FILE",
     help="PEM file of CA certificates to trust (private CA).",
     envvar="SYNTHRAL_CA_BUNDLE",
 )
@@ -182,7 +187,9 @@ def _stdin_is_terminal() -> bool:
 def invoke(
     ctx: typer.Context,
     slug: str = SLUG,
-    action: str = typer.Argument(..., help="Action name, e.g. send_message.", autocompletion=complete_action),
+    action: str = typer.Argument(
+        None, help="Action name, e.g. send_message; without it, the actions are listed.", autocompletion=complete_action
+    ),
     params: list[str] = PARAM_OPTION,
     data: str = DATA_OPTION,
     secret_stdin: str = SECRET_STDIN_OPTION,
@@ -201,18 +208,40 @@ def invoke(
     Secret parameters (e.g. a webhook token) never go in -p: they come from
     SYNTHRAL_<SLUG>_<NAME>, --secret-stdin NAME or a hidden prompt.
 
+    Without ACTION it lists the connector's actions on stderr and exits 2 (nothing was run).
+
     Example: synthral invoke slack send_message -p channel=C0123 -p text="deploy done" --json
     """
     from ..wire.params import parse_cli_params
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
+    if action is None:
+        _missing_action(manifest)
     act = manifest.action(action)
     values = parse_cli_params(act, params or [], data, slug=slug)
     _secret_params(rt, slug, act, values, secret_stdin, data)
     opts = _options(connection, dry_run, paginate, retries, timeout, ca_bundle)
     opts.via_nango_proxy = via_nango_proxy
     _run(rt, f"{slug} {action}…", lambda: rt.sy.invoke(slug, action, values, options=opts), as_json, output)
+
+
+def _missing_action(manifest: Any) -> None:
+    """``synthral invoke SLUG``: a usage error (exit 2, as for any missing argument: a script
+    that lost its action name must not pass), whose hint is the list of actions."""
+    import shutil
+
+    from ..basics.errors import UsageError
+    from .views import action_names
+
+    width = shutil.get_terminal_size((80, 24)).columns - 4
+    lines = [line if len(line) <= width else line[: width - 1].rstrip() + "…" for line in action_names(manifest)]
+    raise UsageError(
+        f"Missing argument 'ACTION': which action of {manifest.slug}?",
+        f"synthral invoke {manifest.slug} ACTION, where ACTION is one of:"
+        + "".join(f"\n    {line}" for line in lines)
+        + f"\n  Details: synthral connectors actions {manifest.slug}",
+    )
 
 
 def request(
@@ -233,7 +262,8 @@ def request(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Make a raw authenticated call against a connector's base URL (like gh api): -p values are
-    query parameters for GET/HEAD/DELETE and JSON body fields otherwise.
+    query parameters for GET/HEAD/DELETE and body fields otherwise, encoded as the connector's
+    own actions encode them (form fields for Stripe, JSON for most).
 
     Example: synthral request github GET /user/repos -p per_page=100 --paginate --json
     """

@@ -62,7 +62,7 @@ def run(
     finally:
         runner.close()
     if as_json:
-        ui.echo_json(redact(_dumps(result.to_dict())))
+        ui.echo_json(redact(_dumps(result.to_dict(), _json_indent())))
     elif dry_run:
         for step in (s for s in result.steps if s.success):
             ui.echo(f"# step {step.name} ({step.type})")
@@ -70,7 +70,7 @@ def run(
     else:
         last = result.steps[-1] if result.steps else None
         if last is not None and last.success:
-            ui.echo_json(redact(_dumps(last.output)))
+            ui.echo_json(redact(_dumps(last.output, _json_indent())))
     stopped = result.steps[-1] if result.steps and not result.steps[-1].success else None
     for skipped in result.steps[:-1] if stopped else result.steps:
         if not skipped.success:  # continue_on_error let the run go on
@@ -79,10 +79,17 @@ def run(
         raise StepFailed(stopped)
 
 
-def _dumps(value: Any) -> str:
+def _json_indent() -> int | None:
+    """Indented for a person, one compact line when piped (as every ``--json``)."""
+    from . import ui
+
+    return 2 if ui.is_terminal() else None
+
+
+def _dumps(value: Any, indent: int | None = 2) -> str:
     import json
 
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=str)
 
 
 def _render_request(request: Any) -> str:

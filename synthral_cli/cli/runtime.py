@@ -17,6 +17,9 @@ class Runtime:
         self.debug = debug
         self.env = dict(os.environ) if env is None else env
         self._sy: Any = None
+        from ..basics.settings import Settings
+
+        self._check_config_dir(Settings(self.env).paths.config_dir)
 
     @property
     def sy(self) -> Any:
@@ -25,6 +28,18 @@ class Runtime:
 
             self._sy = Synthral(env=self.env, on_catalogue=self._announce)
         return self._sy
+
+    @staticmethod
+    def _check_config_dir(path: Any) -> None:
+        """Once per command: a config directory that others can look into is reported (one
+        ``stat``); one they can write to is refused where it is used (``check_private``)."""
+        from ..basics.files import loose_dir_notice
+
+        notice = loose_dir_notice(path, "the config directory")
+        if notice:
+            from . import ui
+
+            ui.warn(notice)
 
     @property
     def catalogue(self) -> Any:

@@ -42,9 +42,10 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     Example: synthral store status --json
     """
     from ..basics.errors import StoreError
+    from ..store.encrypted import Store
     from . import ui
 
-    store = runtime(ctx).sy.store
+    store = Store.open(runtime(ctx).sy.settings, create=False)  # a status check creates nothing
     info: dict[str, Any] = store.status()
     problem: StoreError | None = None
     if not store.has_key():
@@ -67,7 +68,7 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             "store",
             [
                 ("backend", info["backend"]),
-                ("store", info["store_path"]),
+                ("store", info["store_path"] + ("" if store.created else " (not created yet)")),
                 ("key source", info["key_source"] or "none yet (created on first use)"),
                 ("key location", info["key_location"] or "-"),
                 ("key", key),

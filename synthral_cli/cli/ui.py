@@ -125,9 +125,20 @@ def error(message: str, hint: str | None = None) -> None:
         err(f"  {hint}")
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
-    """A table: Rich on a terminal, plain tab-separated text when piped."""
-    if not is_terminal(sys.stdout) and not os.environ.get("FORCE_COLOR"):
+def _rich_wanted() -> bool:
+    return is_terminal(sys.stdout) or bool(os.environ.get("FORCE_COLOR"))
+
+
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    identifiers: Sequence[int] = (0,),
+) -> None:
+    """A table: Rich on a terminal, plain tab-separated text when piped. The ``identifiers``
+    columns (slugs, action names: what people copy and paste) never wrap; the others do."""
+    if not _rich_wanted():
         sys.stdout.write("\t".join(_cell(c).upper() for c in columns) + "\n")
         for row in rows:
             sys.stdout.write("\t".join(_cell(v) for v in row) + "\n")
@@ -135,16 +146,62 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str |
     from rich.table import Table
 
     t = Table(title=None if title is None else _text(title), show_lines=False, header_style="bold")
-    for c in columns:
-        t.add_column(_text(c), overflow="fold")
+    for i, c in enumerate(columns):
+        if i in identifiers:
+            t.add_column(_text(c), no_wrap=True, min_width=_widest(c, rows, i))
+        else:
+            t.add_column(_text(c), overflow="fold")
     for row in rows:
         t.add_row(*(_text(v) for v in row))
     _rich_console(False).print(t)
 
 
+def _widest(header: str, rows: Sequence[Sequence[Any]], i: int) -> int:
+    return max([len(header), *(len(_cell(r[i])) for r in rows)])
+
+
+def blocks(heading: str, items: Sequence[tuple[str, str, str, Sequence[tuple[str, str, str]]]]) -> None:
+    """Help-like blocks (as ``gh help`` shows flags), one per item ``(name, rest, text, rows)``:
+    the name and the rest of its line, an indented paragraph, then rows of (name, kind, text).
+    Names and kinds never wrap; the text wraps to the terminal. Piped: the same, unwrapped."""
+    if not _rich_wanted():
+        sys.stdout.write(_cell(heading) + "\n")
+        for name, rest, text, rows in items:
+            sys.stdout.write(f"\n{_cell(name)}  {_cell(rest)}\n")
+            if text:
+                sys.stdout.write(f"  {_cell(text)}\n")
+            wn = max((len(_cell(r[0])) for r in rows), default=0)
+            wk = max((len(_cell(r[1])) for r in rows), default=0)
+            for n, k, t in rows:
+                sys.stdout.write(f"    {_cell(n).ljust(wn)}  {_cell(k).ljust(wk)}  {_cell(t)}".rstrip() + "\n")
+        return
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _rich_console(False)
+    console.print(Text(_cell(heading), style="bold"))
+    for name, rest, text, rows in items:
+        line = Text()
+        line.append(_cell(name), style="bold")
+        line.append("  " + _cell(rest))
+        console.print()
+        console.print(line)
+        if text:
+            console.print(Padding(_text(text), (0, 0, 0, 2), expand=False))
+        if rows:
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(no_wrap=True, style="bold")
+            grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
+            for n, k, t in rows:
+                grid.add_row(_text(n), _text(k), _text(t))
+            console.print(Padding(grid, (0, 0, 0, 4), expand=False))
+
+
 def panel(title: str, lines: Sequence[tuple[str, Any]]) -> None:
     """Key/value details of one thing."""
-    if not is_terminal(sys.stdout):
+    if not _rich_wanted():
         for k, v in lines:
             sys.stdout.write(f"{_cell(k)}: {_cell(v)}\n")
         return
@@ -152,8 +209,8 @@ def panel(title: str, lines: Sequence[tuple[str, Any]]) -> None:
     from rich.table import Table
 
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     for k, v in lines:
         grid.add_row(_text(k), _text(v))
     _rich_console(False).print(Panel(grid, title=_text(title), expand=False))

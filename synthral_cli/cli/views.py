@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 def list_connectors(
     rt: Any,
-    category: str | None = None,
+    category: str | list[str] | None = None,
     status: str | None = None,
     search: str | None = None,
     as_json: bool = False,
@@ -34,6 +34,7 @@ def list_connectors(
             for c in found
         ],
         title=f"{len(found)} connectors",
+        identifiers=(0, 3, 4),
     )
 
 
@@ -54,7 +55,7 @@ def list_connections(rt: Any, as_json: bool = False) -> None:
     from . import ui
 
     settings = Settings(rt.env)
-    store = Store.open(settings)
+    store = Store.open(settings, create=False)  # listing creates nothing on disk
     try:
         rows = connection_rows(store, rt.env, lambda: rt.catalogue.slugs())
         if settings.nango_secret_key:  # issue 7: merge the connections Nango holds
@@ -86,4 +87,55 @@ def list_connections(rt: Any, as_json: bool = False) -> None:
             for r in rows
         ],
         title=f"{len(rows)} connections",
+        identifiers=(0, 1, 2),
     )
+    if not rows:
+        ui.err("No connections yet. Connect one with: synthral authorize SLUG (slugs: synthral connectors list)")
+
+
+def _request_line(action: Any) -> str:
+    """``POST https://upload.box.com/api/2.0/files/content``: where the action goes, its own
+    base URL included; a transport's operation (``smtp send``) otherwise."""
+    if action.path:
+        return f"{action.method} {action.base_url}{action.path}"
+    return str(action.raw.get("transport_op", action.raw.get("transport", "")))
+
+
+def _kind(p: Any) -> str:
+    return ", ".join([p.type, *(["required"] if p.required else []), *(["secret"] if p.secret else [])])
+
+
+def _details(p: Any) -> str:
+    import json
+
+    text = p.description.rstrip()
+    if text and not text.endswith((".", "!", "?", ")")):
+        text += "."
+    parts = [text] if text else []
+    if p.enum:
+        parts.append("One of: " + ", ".join(v if isinstance(v, str) else json.dumps(v) for v in p.enum) + ".")
+    if p.default is not None:
+        default = p.default if isinstance(p.default, str) else json.dumps(p.default)
+        parts.append(f"Default: {default}.")
+    return " ".join(parts)
+
+
+def actions(manifest: Any) -> None:
+    """The actions of a connector as ``gh help`` shows flags: each with where it goes, what it
+    does and its parameters (type, required, enum, default, description)."""
+    from . import ui
+
+    n = len(manifest.actions)
+    ui.blocks(
+        f"{n} action{'s' if n != 1 else ''} (synthral invoke {manifest.slug} ACTION -p NAME=VALUE ...)",
+        [
+            (a.name, _request_line(a), a.description, [(p.name, _kind(p), _details(p)) for p in a.parameters])
+            for a in manifest.actions
+        ],
+    )
+
+
+def action_names(manifest: Any) -> list[str]:
+    """One line per action (name, then its description), for a message on stderr."""
+    width = max((len(a.name) for a in manifest.actions), default=0)
+    return [f"{a.name.ljust(width)}  {a.description}".rstrip() for a in manifest.actions]

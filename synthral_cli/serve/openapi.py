@@ -96,10 +96,10 @@ def build(catalogue: Catalogue, only: set[str] | None = None) -> dict[str, Any]:
                 "The catalogue, filtered.",
                 _json(ref("ConnectorList"), "Connectors."),
                 permission="connectors:read",
-                errors=("401", "403"),
+                errors=("400", "401", "403"),
                 params=[
-                    _query("category", "A category, or its first word (crm)."),
-                    _query("status_filter", "alpha, beta, stable or deprecated."),
+                    _query("category", "A category, or a word of one (crm); one that names none is a 400."),
+                    _query("status_filter", "alpha, beta, stable or deprecated; anything else is a 400."),
                     _query("search", "Text in the slug, name or description."),
                 ],
             )

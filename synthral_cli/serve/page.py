@@ -141,7 +141,12 @@ async def catalogue_page(request: Request) -> Response:
     _, session = found
     q = request.query_params
     category, text = q.get("category") or None, q.get("q") or None
-    connectors = hub.sy.connectors(category=category, search=text)
+    from ..basics.errors import UsageError
+
+    try:
+        connectors = hub.sy.connectors(category=category, search=text)
+    except UsageError:  # a hand-edited ?category= that names none: the page lists nothing
+        connectors = []
     rows, _ = await hub.call(lambda sy: sy.connections())
     by_slug: dict[str, list[dict[str, Any]]] = {}
     for r in rows:

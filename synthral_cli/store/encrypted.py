@@ -56,10 +56,11 @@ class Store:
         self._locator: KeyLocator | None = None
 
     @classmethod
-    def open(cls, settings: Settings, url: str | None = None) -> Store:
+    def open(cls, settings: Settings, url: str | None = None, *, create: bool = True) -> Store:
         """Open (creating and migrating) the store of ``settings``: the one place a backend is
         chosen. ``url`` (else ``settings.store_url``) names a PostgreSQL store; none is the SQLite
-        file of the config directory (``sqlite:`` says so explicitly)."""
+        file of the config directory (``sqlite:`` says so explicitly). ``create=False`` for a
+        command that only reads: a missing SQLite store is an empty one and no file is made."""
         url = settings.store_url if url is None else url
         if url and url.lower() not in ("sqlite", "sqlite:"):
             from .pg_url import is_postgres_url
@@ -74,7 +75,12 @@ class Store:
             return cls(settings, PostgresBackend.open(settings, url))
         from .sqlite import SqliteBackend
 
-        return cls(settings, SqliteBackend.open(settings))
+        return cls(settings, SqliteBackend.open(settings, create=create))
+
+    @property
+    def created(self) -> bool:
+        """Whether the store exists on disk (False: opened with ``create=False``, not there)."""
+        return bool(getattr(self.backend, "created", True))
 
     @staticmethod
     def exists(settings: Settings) -> bool:

@@ -73,6 +73,7 @@ class SqliteBackend:
         self.path = path
         self.busy = busy
         self._depth = 0
+        self.created = True  # False: the file does not exist; this is an empty store in memory
 
     @property
     def location(self) -> str:
@@ -81,12 +82,16 @@ class SqliteBackend:
     # -- opening and migrating ---------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings) -> SqliteBackend:
-        """Open (creating the directory 0700 and the file 0600) and migrate the store."""
+    def open(cls, settings: Settings, *, create: bool = True) -> SqliteBackend:
+        """Open (creating the directory 0700 and the file 0600) and migrate the store.
+        ``create=False`` (a command that only reads): a store that does not exist yet is an
+        empty one in memory, and nothing is written to disk."""
         from ..basics.files import check_private, ensure_private_dir
 
         path = settings.paths.store
         check_private(settings.paths.config_dir, "the config directory")  # issue 14: it is ours
+        if not create and not os.path.lexists(path):
+            return cls._empty(path)
         ensure_private_dir(path.parent)
         check_private(path, "the store")
         if path.is_dir():
@@ -126,6 +131,16 @@ class SqliteBackend:
         except BaseException:
             conn.close()
             raise
+        return backend
+
+    @classmethod
+    def _empty(cls, path: Path) -> SqliteBackend:
+        """A store with no rows, in memory, that reports ``path`` as its location."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        backend = cls(conn, path)
+        backend.created = False
+        with backend.locked():
+            migrate(conn, path)
         return backend
 
     def _db_error(self, exc: sqlite3.Error) -> StoreError | NetworkError:

@@ -116,12 +116,13 @@ def new_client(timeout: float, ca_bundle: str | None) -> httpx.Client:
 
     from ..auth.binding import request_hook
     from ..basics import tls
+    from ..basics.logs import log_request, log_response
 
     return httpx.Client(
         timeout=timeout,
         verify=tls.verify(ca_bundle),
         follow_redirects=False,  # follow() decides, per hop
-        event_hooks={"request": [request_hook]},
+        event_hooks={"request": [request_hook, log_request], "response": [log_response]},
     )
 
 

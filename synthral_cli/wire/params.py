@@ -107,6 +107,13 @@ def parse_cli_params(
                 value = text[:-1] if text.endswith("\n") else text
         else:
             value = raw
+        if key in given and (param is None or param.type != "array"):
+            raise UsageError(
+                f"-p {key} is given more than once; {key} takes one value.",
+                "Pass it once; only array parameters repeat."
+                if param is not None
+                else f"Pass it once, or a list as JSON: -p {key}:='[\"a\", \"b\"]'.",
+            )
         if param is not None and param.type == "array" and key in given:
             value = _as_list(param, values[key]) + _as_list(param, value)
         values[key] = value
