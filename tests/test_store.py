@@ -20,6 +20,7 @@ from synthral_cli.basics.errors import StoreError, UsageError
 from synthral_cli.basics.settings import Settings
 from synthral_cli.store import keys
 from synthral_cli.store.encrypted import Connection, Store
+from synthral_cli.store.report import store_status
 from synthral_cli.store.sqlite_schema import APPLICATION_ID
 
 SECRETS = {
@@ -377,7 +378,7 @@ def test_keyring_is_used_when_a_backend_works(config_dir):
     ks = store.key_source()
     assert ks.source == "keyring" and str(config_dir.resolve()) in ks.location
     assert list(backend.data) == [("synthral", f"store-key:{config_dir.resolve()}")]
-    assert store.status()["key_source"] == "keyring"
+    assert store_status(store)["key_source"] == "keyring"
     store.close()
     assert open_store().get("slack").secrets == SECRETS
     old = dict(backend.data)

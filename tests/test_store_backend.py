@@ -206,11 +206,11 @@ def test_the_public_api_over_any_backend(store):
     assert got.last_used_at is not None
     store.put_app("slack", "cid", SECRET)
     assert store.get_app("slack").client_secret == SECRET
-    from synthral_cli.store.report import connection_rows
+    from synthral_cli.store.report import connection_rows, store_status
 
     rows = connection_rows(store, {}, lambda: [])
     assert [(r["connector_slug"], r["health"], r["needs_reauth"]) for r in rows] == [("slack", "failed", True)]
-    status = store.status()
+    status = store_status(store)
     assert (status["connection_count"], status["app_count"], status["key_source"]) == (1, 1, "environment")
     assert store.remove("slack") and not store.remove("slack") and store.remove_app("slack")
 

@@ -340,16 +340,6 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def local_path_params(action: Action) -> list[str]:
-    """Parameters whose values name local files: ``type: file``, and arrays of them
-    (``items: {type: file}``, e.g. email attachments)."""
-    return [
-        str(p["name"])
-        for p in action.raw.get("parameters", [])
-        if p.get("type") == "file" or (p.get("type") == "array" and (p.get("items") or {}).get("type") == "file")
-    ]
-
-
 def placeholders(template: str) -> list[str]:
     return _PLACEHOLDER.findall(template)
 

@@ -43,21 +43,25 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """
     from ..basics.errors import StoreError
     from ..store.encrypted import Store
+    from ..store.report import store_status
     from . import ui
 
     store = Store.open(runtime(ctx).sy.settings, create=False)  # a status check creates nothing
-    info: dict[str, Any] = store.status()
-    problem: StoreError | None = None
-    if not store.has_key():
-        info["key_ok"] = None  # no secret stored yet: the key is created on first use
-    else:
-        try:
-            ks = store.key_source()
-            info["key_source"], info["key_location"] = ks.source, ks.location
-            info["key_ok"] = True
-        except StoreError as exc:
-            info["key_ok"] = False
-            problem = exc
+    try:
+        info: dict[str, Any] = store_status(store)
+        problem: StoreError | None = None
+        if not store.has_key():
+            info["key_ok"] = None  # no secret stored yet: the key is created on first use
+        else:
+            try:
+                ks = store.key_source()
+                info["key_source"], info["key_location"] = ks.source, ks.location
+                info["key_ok"] = True
+            except StoreError as exc:
+                info["key_ok"] = False
+                problem = exc
+    finally:
+        store.close()
     if as_json:
         ui.print_json(info)
     else:

@@ -349,31 +349,6 @@ class Store:
 
     # -- status and rotation -----------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
-        """Where things are; no secrets and no decryption (the key is not loaded)."""
-        from ..basics.settings import STORE_KEY
-
-        hint = self.backend.get_meta("key_source")
-        if self.settings.env.get(STORE_KEY):
-            source, location = "environment", STORE_KEY
-        elif hint == "keyring":
-            source, location = "keyring", self.locator.keyring_location()
-        elif hint == "file":
-            source, location = "file", str(self.locator.key_file)
-        else:
-            source, location = None, None
-        return {
-            "backend": self.backend_name,
-            "store_path": self.location,
-            "key_source": source,
-            "key_location": location,
-            "key_file": str(self.locator.key_file),
-            "schema_version": self.schema_version,
-            "migrations": self.migrations(),
-            "connection_count": self.backend.count(),
-            "app_count": self.backend.app_count(),
-        }
-
     def rotate_key(self, new_key: bytes | None = None) -> KeySource:
         """Re-encrypt every secret under a new key in one transaction; save the key where the old one was.
 

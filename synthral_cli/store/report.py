@@ -82,3 +82,29 @@ def iso_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if r[k] is not None:
                 r[k] = _iso(r[k])
     return rows
+
+
+def store_status(store: Store) -> dict[str, Any]:
+    """``store status``: where things are; no secrets and no decryption (the key is not loaded)."""
+    from ..basics.settings import STORE_KEY
+
+    hint = store.backend.get_meta("key_source")
+    if store.settings.env.get(STORE_KEY):
+        source, location = "environment", STORE_KEY
+    elif hint == "keyring":
+        source, location = "keyring", store.locator.keyring_location()
+    elif hint == "file":
+        source, location = "file", str(store.locator.key_file)
+    else:
+        source, location = None, None
+    return {
+        "backend": store.backend_name,
+        "store_path": store.location,
+        "key_source": source,
+        "key_location": location,
+        "key_file": str(store.locator.key_file),
+        "schema_version": store.schema_version,
+        "migrations": store.migrations(),
+        "connection_count": store.backend.count(),
+        "app_count": store.backend.app_count(),
+    }

@@ -223,9 +223,12 @@ class SynthralRunner:
             )
 
     def local_path_params(self, slug: str, action: str) -> list[str]:
-        from ..catalogue.manifest import local_path_params
-
-        return local_path_params(self.sy.connector(slug).action(action))
+        raw = self.sy.connector(slug).action(action).raw
+        return [  # type: file, and arrays of them (items: {type: file}, e.g. email attachments)
+            str(p["name"])
+            for p in raw.get("parameters", [])
+            if p.get("type") == "file" or (p.get("type") == "array" and (p.get("items") or {}).get("type") == "file")
+        ]
 
     def run_connector(
         self, slug: str, action: str, params: dict[str, Any], connection: str, *, dry_run: bool
