@@ -32,6 +32,7 @@ KEY_FILENAME = "store.key"
 USER_MANIFESTS_DIRNAME = "manifests"
 CACHE_DIRNAME = "cache"
 CACHE_KEY_FILENAME = "cache.key"
+SPOOL_FILENAME = "triggers.db"  # accepted webhook events and watch positions (triggers/spool.py)
 
 
 def slug_env_prefix(slug: str) -> str:
@@ -118,6 +119,11 @@ class Paths:
         """The random key that authenticates the catalogue cache (outside the cache folder, so a
         cache folder copied or restored from elsewhere is not trusted)."""
         return self.config_dir / CACHE_KEY_FILENAME
+
+    @property
+    def spool(self) -> Path:
+        """Accepted trigger events (webhooks, watch) and watch positions: owner-only SQLite."""
+        return self.config_dir / SPOOL_FILENAME
 
 
 class Settings:
