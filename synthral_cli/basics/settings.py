@@ -57,6 +57,11 @@ def secret_param_var(slug: str, name: str) -> str:
     return slug_env_prefix(slug) + "_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
+def webhook_secret_var(slug: str) -> str:
+    """The signing secret of ``synthral listen SLUG`` (or ``--secret-stdin``)."""
+    return slug_env_prefix(slug) + "_WEBHOOK_SECRET"
+
+
 def nango_integration_var(slug: str) -> str:
     """Overrides the manifest's ``nango.provider_key`` (the integration's unique key in Nango)."""
     return slug_env_prefix(slug) + "_NANGO_INTEGRATION"

@@ -132,26 +132,33 @@ class Receiver:
         await self._accept(scope, send, verdict, body)
 
     async def _accept(self, scope: dict[str, Any], send: Send, verdict: Any, body: bytes) -> None:
-        event_id = verdict.event_id or "sha256:" + hashlib.sha256(body).hexdigest()[:32]
-        new = NewEvent(
-            self.stream, self.connector, self.connection, "webhook", str(event_id), verdict.event_type,
-            self.clock(), verdict.payload,
-        )
+        """Store every event of the delivery (one, or a batch's items) in one commit; answer 2xx
+        only then. A delivery whose events are all known already is a replay (401)."""
+        now = self.clock()
+        found = verdict.events or (_Single(verdict.event_type, verdict.event_id, verdict.payload),)
+        fallback = "sha256:" + hashlib.sha256(body).hexdigest()
+        news = [
+            NewEvent(self.stream, self.connector, self.connection, "webhook", str(ev.event_id or fallback),
+                     ev.event_type, now, ev.payload)
+            for ev in found
+        ]
         try:
-            seq = await asyncio.wrap_future(self.writer.accept(new))
+            seqs = await asyncio.gather(*(asyncio.wrap_future(self.writer.accept(new)) for new in news))
         except Exception as exc:  # not stored, so not acknowledged: the provider will retry
             self.counts.unavailable += 1
             logs.log().error("could not store an event (answered 503, the provider will retry): %s", exc)
             await _reply(send, 503, {"error": "the event could not be stored; retry later"})
             return
-        if seq is None:
-            self.counts.replays += 1
-            logs.say("rejected a delivery from %s: replayed event id %s (401)", _client(scope), event_id)
+        accepted = [(new, seq) for new, seq in zip(news, seqs, strict=True) if seq is not None]
+        self.counts.replays += len(news) - len(accepted)
+        if not accepted:
+            logs.say("rejected a delivery from %s: replayed event id %s (401)", _client(scope), news[0].event_id)
             await _reply(send, 401, {"error": "replayed event id"})
             return
-        self.counts.accepted += 1
+        self.counts.accepted += len(accepted)
         await _send(send, verdict.status, verdict.response_body, _header_list(verdict.response_headers))
-        self.submit(Event(**vars(new), seq=seq))
+        for new, seq in accepted:
+            self.submit(Event(**vars(new), seq=seq))
 
     async def _body(self, receive: Callable[[], Any]) -> bytes | None:
         chunks: list[bytes] = []
@@ -184,6 +191,13 @@ class Receiver:
             host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("127.0.0.1", 0))
             base = f"{scope.get('scheme', 'http')}://{host}{scope.get('raw_path', b'').decode('latin-1') or self.path}"
         return f"{base}?{query}" if query else base
+
+
+@dataclass(frozen=True)
+class _Single:
+    event_type: str | None
+    event_id: str | None
+    payload: Any
 
 
 def _client(scope: dict[str, Any]) -> str:

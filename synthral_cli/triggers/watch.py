@@ -141,8 +141,9 @@ class Watcher:
                 known.add(item_id)
                 fresh.append(NewEvent(self.stream, self.slug, self.options.connection, "watch", item_id,
                                       self.action, now, item))
-            if found.since:
-                fresh.sort(key=lambda ev: _sortable(_get(ev.payload, found.since)))
+            since_path = found.since
+            if since_path:
+                fresh.sort(key=lambda ev: _sortable(_get(ev.payload, since_path)))
             baseline = position is None and not self.options.include_existing
             since = position.get("since") if position else None
             for item in items:
