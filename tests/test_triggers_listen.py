@@ -125,8 +125,10 @@ def test_sigkill_between_acceptance_and_handling_loses_nothing(stripe_listener, 
          "parameters": [{"name": "amount", "in": "body", "type": "integer", "required": True}]},
     ], auth={"type": "none"}))
     flow = tmp_path / "flow.yaml"
-    flow.write_text("steps:\n  - name: sink\n    type: connector\n"
-                    "    config: {connectorType: sink, action: post, amount: '{{trigger.payload.data.object.amount}}'}\n")
+    flow.write_text(
+        "steps:\n  - name: sink\n    type: connector\n"
+        "    config: {connectorType: sink, action: post, amount: '{{trigger.payload.data.object.amount}}'}\n"
+    )
     try:
         proc, url = stripe_listener("--run", str(flow))
         body = stripe_body("evt_kill_1")

@@ -32,7 +32,7 @@ def setup(command: str) -> logging.Logger:
     for name in (LOGGER, "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
-        logger.setLevel(logging.INFO)
+        logger.setLevel(logging.INFO if name == LOGGER else logging.WARNING)  # not uvicorn's start/stop chatter
         logger.propagate = False
     logging.getLogger("uvicorn.access").disabled = True
     return logging.getLogger(LOGGER)
