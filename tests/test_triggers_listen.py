@@ -212,3 +212,17 @@ def test_spool_survives_as_a_sqlite_file_with_owner_only_modes(config_dir):
         path = config_dir / name
         if path.exists():
             assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_trigger_references_need_a_trigger(cli, tmp_path):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("steps:\n  - name: get\n    type: http_request\n"
+                    "    config: {url: 'https://example.com/{{trigger.payload.id}}'}\n")
+    r = cli("run", str(flow), "--check")
+    assert r.exit_code == 2
+    assert "reads the event that started the run, and this run has none" in r.stderr
+    flow.write_text("steps:\n  - name: trigger\n    type: http_request\n    config: {url: 'https://example.com'}\n")
+    r = cli("run", str(flow), "--check")
+    assert r.exit_code == 2 and "'trigger' is reserved" in r.stderr
+    r = cli("listen", "stripe", "--dedupe-window", "soon", "--secret-stdin", input="whsec_x\n")
+    assert r.exit_code == 2 and "'soon' is not a duration" in r.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from .spool import NewEvent, Spool
 
 _STOP = object()
+PRUNE_EVERY = 60.0  # seconds between forgetting done events older than the de-duplication window
 
 
 class SpoolWriter:
@@ -31,6 +33,7 @@ class SpoolWriter:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="synthral-spool", daemon=True)
         self.commits = 0
+        self._pruned = time.monotonic()
         self._thread.start()
 
     def accept(self, event: NewEvent) -> Future[int | None]:
@@ -85,3 +88,9 @@ class SpoolWriter:
         self.commits += 1
         for future, seq in zip(futures, seqs, strict=True):
             future.set_result(seq)
+        if time.monotonic() - self._pruned > PRUNE_EVERY:  # the id memory stays within the window
+            self._pruned = time.monotonic()
+            try:
+                self.spool.prune(window=self.window)
+            except Exception:  # noqa: S110 - pruning is housekeeping; the next commit tries again
+                pass
