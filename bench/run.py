@@ -320,6 +320,13 @@ def mcp(args: argparse.Namespace, tmp: Path) -> list[Row]:
     return bench_mcp.rows(args, tmp, sys.modules[__name__])
 
 
+@bench
+def triggers(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    import bench_triggers  # bench/ is on sys.path when this file runs as a script
+
+    return bench_triggers.rows(args, tmp, sys.modules[__name__])
+
+
 def render(rows: list[Row]) -> str:
     lines = [
         "| measurement | median | target | result | note |",

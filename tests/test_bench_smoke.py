@@ -22,7 +22,8 @@ def test_benchmark_runs_end_to_end_in_quick_mode():
     for row in ("synthral connectors list --json", "user manifests (cached)", "synthral invoke",
                 "connections list,", "per action inside one run", "refresh grants at the server",
                 "peak memory, connectors list --json", "synthral mcp --all: initialize + tools/list",
-                "tool-call overhead over httpx"):
+                "tool-call overhead over httpx", "synthral listen: verified deliveries",
+                "synthral listen: delivery sent -> its NDJSON line read"):
         assert row in table, row
     assert "| 16 parallel invokes: successes | 16 of 16 |" in table
     assert "| 16 parallel invokes: refresh grants at the server | 1 grants |" in table

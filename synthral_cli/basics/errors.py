@@ -31,9 +31,11 @@ class SynthralError(Exception):
 
 
 class ProviderError(SynthralError):
-    """The provider answered with an error (HTTP 4xx/5xx, or an error inside a 200)."""
+    """The provider answered with an error (HTTP 4xx/5xx, or an error inside a 200).
+    ``retry_after``: the seconds its ``Retry-After`` header asked for (``synthral watch`` waits)."""
 
     exit_code = 1
+    retry_after: float | None = None
 
     def __init__(
         self,

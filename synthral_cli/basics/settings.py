@@ -35,6 +35,7 @@ KEY_FILENAME = "store.key"
 USER_MANIFESTS_DIRNAME = "manifests"
 CACHE_DIRNAME = "cache"
 CACHE_KEY_FILENAME = "cache.key"
+SPOOL_FILENAME = "triggers.db"  # accepted webhook events and watch positions (triggers/spool.py)
 
 
 def slug_env_prefix(slug: str) -> str:
@@ -57,6 +58,11 @@ def token_var(slug: str) -> str:
 def secret_param_var(slug: str, name: str) -> str:
     """Where a ``secret: true`` parameter is read from: ``SYNTHRAL_DISCORD_WEBHOOK_TOKEN``."""
     return slug_env_prefix(slug) + "_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def webhook_secret_var(slug: str) -> str:
+    """The signing secret of ``synthral listen SLUG`` (or ``--secret-stdin``)."""
+    return slug_env_prefix(slug) + "_WEBHOOK_SECRET"
 
 
 def nango_integration_var(slug: str) -> str:
@@ -125,6 +131,11 @@ class Paths:
         """The random key that authenticates the catalogue cache (outside the cache folder, so a
         cache folder copied or restored from elsewhere is not trusted)."""
         return self.config_dir / CACHE_KEY_FILENAME
+
+    @property
+    def spool(self) -> Path:
+        """Accepted trigger events (webhooks, watch) and watch positions: owner-only SQLite."""
+        return self.config_dir / SPOOL_FILENAME
 
 
 class Settings:

@@ -285,6 +285,8 @@ _PAGINATION_PATHS = (
     "has_more_path",
     "last_page_path",
     "cursor_from_last_item",
+    "item_id_path",
+    "since_path",
 )
 
 

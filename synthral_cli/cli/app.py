@@ -226,7 +226,22 @@ def root(
 
 def _register() -> None:
     """One line per command group; each module imports only Typer at module level."""
-    from . import authorize, completion, configure, connections, connectors, invoke, mcp, nango, run, serve, store
+    from . import (
+        authorize,
+        completion,
+        configure,
+        connections,
+        connectors,
+        events,
+        invoke,
+        listen,
+        mcp,
+        nango,
+        run,
+        serve,
+        store,
+        watch,
+    )
 
     app.add_typer(connectors.app, name="connectors")
     connectors.add_aliases(app)
@@ -240,6 +255,9 @@ def _register() -> None:
     mcp.register(app)  # mcp, tools export
     completion.register(app)
     serve.register(app)
+    listen.register(app)  # listen (triggers)
+    watch.register(app)
+    events.register(app)  # events list, replay
     _use_synthral_commands(app)
 
 

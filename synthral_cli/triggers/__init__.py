@@ -1,1 +1,2 @@
-"""Triggers: verified webhook deliveries (``verify.py``, ``schemes.py``) for the receiver."""
+"""Triggers: verified webhook deliveries (``verify.py``, ``schemes.py``), the receiver of
+``synthral listen``, polling (``synthral watch``) and the spool of accepted events."""

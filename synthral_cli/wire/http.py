@@ -385,9 +385,11 @@ def interpret(inv: Invocation, resp: httpx.Response, pages: int = 1) -> Outcome:
         hint = "Credentials go only to the connection's own origin; call that URL yourself if you trust it."
     if hint is None and status >= 500:
         hint = "The provider had a problem; try again later."
-    raise ProviderError(
+    error = ProviderError(
         f"{slug} answered {status}: {message}",
         hint.format(slug=slug) if hint else None,
         status=status,
         result=result,
     )
+    error.retry_after = retry_after(resp.headers.get("Retry-After"))
+    raise error

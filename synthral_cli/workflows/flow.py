@@ -131,8 +131,8 @@ def parse_flow(doc: Any, source: str = "flow") -> Flow:
         name = raw.get("name")
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", name):
             raise bad(f"{where}.name", "a name of letters, digits, _ or - is required")
-        if name == "input":
-            raise bad(f"{where}.name", "'input' is reserved for the flow's inputs")
+        if name in ("input", "trigger"):
+            raise bad(f"{where}.name", f"{name!r} is reserved ({{{{{name}...}}}} reads the flow's {name})")
         if name in seen:
             raise bad(f"{where}.name", f"duplicate step name {name!r}")
         seen.add(name)
@@ -187,9 +187,13 @@ def _shown(expr: str) -> str:
     return expr if expr.isprintable() else repr(expr)[1:-1]
 
 
-def check_flow(flow: Flow, inputs: Mapping[str, Any] | None, runner: StepRunner | None) -> None:
+def check_flow(
+    flow: Flow, inputs: Mapping[str, Any] | None, runner: StepRunner | None, *, triggered: bool = False
+) -> None:
     """Everything knowable before running: references point at inputs or *earlier* steps,
-    connectors and actions exist, parameter names are valid. Raises ``UsageError``."""
+    connectors and actions exist, parameter names are valid. ``{{trigger...}}`` (the event that
+    started the run) is there only when ``triggered`` (``listen``/``watch --run``). Raises
+    ``UsageError``."""
     earlier: set[str] = set()
     for step in flow.steps:
         for expr in references(step.config):
@@ -201,7 +205,14 @@ def check_flow(flow: Flow, inputs: Mapping[str, Any] | None, runner: StepRunner 
                     "Write {{input.name}} or {{step_name.path.to.value}} (arrays: items[0]).",
                 ) from None
             root = head[0]
-            if root == "input":
+            if root == "trigger":
+                if not triggered:
+                    raise UsageError(
+                        f"step {step.name!r}: {{{{{_shown(expr)}}}}} reads the event that started the run, "
+                        "and this run has none.",
+                        "Run it from a trigger: synthral listen SLUG --run FLOW (or synthral watch ... --run FLOW).",
+                    )
+            elif root == "input":
                 if inputs is not None and len(head) > 1 and head[1] not in inputs:
                     raise UsageError(
                         f"step {step.name!r}: {{{{{_shown(expr)}}}}} needs the input {head[1]!r}, "

@@ -111,11 +111,15 @@ def run_flow(
     *,
     dry_run: bool = False,
     on_step: Callable[[str, Step, StepResult | None], None] | None = None,
+    trigger: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run the steps in order. The first failure stops the run unless the step has
-    ``continue_on_error``; the caller turns a failed result into that error's exit code."""
-    check_flow(flow, inputs, runner)
+    ``continue_on_error``; the caller turns a failed result into that error's exit code.
+    ``trigger`` is the event that started the run (``{{trigger.payload...}}``)."""
+    check_flow(flow, inputs, runner, triggered=trigger is not None)
     context: dict[str, Any] = {"input": dict(inputs)}
+    if trigger is not None:
+        context["trigger"] = dict(trigger)
     result = RunResult()
     for step in flow.steps:
         if on_step:
