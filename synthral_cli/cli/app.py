@@ -22,7 +22,17 @@ INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in synthral, never an expected ou
 
 
 class SynthralGroup(TyperGroup):
-    """Renders ``SynthralError``: one line of what happened, one of what to do, the exit code."""
+    """Renders ``SynthralError``: one line of what happened, one of what to do, the exit code.
+
+    A closed stdout is exit 141 for every command and for ``--help``: Typer would turn the
+    ``BrokenPipeError`` into exit 1 (a provider error), so it is answered here, where parsing
+    (``make_context``, which prints the help) and every command (``invoke``) pass."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise typer.Exit(_stdout_closed()) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -37,7 +47,9 @@ class SynthralGroup(TyperGroup):
                 ui.print_traceback()
             ui.error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+        except BrokenPipeError:
+            raise typer.Exit(_stdout_closed()) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             if isinstance(exc, _click_exception_types()):
@@ -55,6 +67,12 @@ class SynthralGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, Runtime):
                 ctx.obj.flush_notices()
+
+
+def _stdout_closed() -> int:
+    from .ui import stdout_closed
+
+    return stdout_closed()
 
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:

@@ -97,11 +97,7 @@ def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
 def _ask(label: str, secret: bool) -> str:
     from . import ui
 
-    if secret:
-        import getpass
-
-        return getpass.getpass(ui.prompt(f"{label}: "), stream=sys.stderr)
-    return ui.ask(f"{label}: ")
+    return ui.hidden(f"{label}: ") if secret else ui.ask(f"{label}: ")
 
 
 def _collect_config(manifest: Any, pairs: list[str], interactive: bool) -> dict[str, str]:

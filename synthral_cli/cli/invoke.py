@@ -164,9 +164,9 @@ def _secret_params(
         if name in values or not p.required or rt.env.get(secret_param_var(slug, name)):
             continue
         if _stdin_is_terminal():
-            import getpass
+            from . import ui
 
-            value = getpass.getpass(f"{p.description or name} [{name}]: ", stream=sys.stderr)
+            value = ui.hidden(f"{p.description or name} [{name}]: ")
             if value:
                 register(value)
                 values[name] = value
