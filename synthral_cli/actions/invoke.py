@@ -151,7 +151,7 @@ def _perform(sy: Synthral, call: Call, note: str | None = None) -> Outcome | Pre
             if not isinstance(req, PreparedRequest):
                 raise TypeError(f"preview() returned {type(req).__name__}, not a PreparedRequest")
             req.masked.extend(call.secrets)
-            req.note = req.note or note
+            req.note = "\n".join(n for n in (note, req.note) if n) or None  # one line each
             return req
         out = connector.execute(call)
         if not isinstance(out, Outcome):

@@ -82,8 +82,8 @@ def _run(rt: Any, what: str, call: Any, as_json: bool, output: Path | None) -> A
             ui.print_json({"success": False, "status": getattr(exc, "status", None), "result": exc.result})
         raise
     if isinstance(out, PreparedRequest):
-        if out.note:
-            ui.warn(out.note)
+        for note in (out.note or "").splitlines():
+            ui.warn(note)
         if as_json:
             ui.print_json(out.to_dict())
         else:

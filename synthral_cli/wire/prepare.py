@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..basics import redact
 from ..basics.errors import AuthError, UsageError
-from ..catalogue.manifest import Action, Manifest, Parameter, missing_setting, render_url
+from ..catalogue.manifest import Action, Manifest, Parameter, missing_setting, placeholders, render_url
 from .encoders import FileValue, encode_multipart, encoder, flatten_form, query_pairs, scalar
 from .request import (
     USER_AGENT,
@@ -62,6 +62,7 @@ class Invocation:
         self.params = params
         self.credential = credential
         self.options = options
+        self.needs: list[str] = []  # a dry run: the settings it shows as <name>, with how to give them
 
     @property
     def sends_credentials(self) -> bool:
@@ -111,6 +112,8 @@ class Invocation:
             spec = self.manifest.connection_config.get(name)
             if spec is not None and spec.get("default"):
                 return str(spec["default"])
+            if spec is not None and (placeholder or self.options.dry_run):
+                return self._unset(name)
             if placeholder:  # a dry run without a connection
                 return f"<{name}>"
             if spec is not None:
@@ -192,11 +195,25 @@ class Invocation:
 
     # -- building -------------------------------------------------------------------------
 
+    def _unset(self, name: str) -> str:
+        """A dry run shows a connection setting not given yet as ``<name>`` and says how to give it."""
+        error = missing_setting(self.manifest, name, self.options.connection)
+        need = f"{error.message} {error.hint}"
+        if need not in self.needs:
+            self.needs.append(need)
+        return f"<{name}>"
+
     def base_url(self) -> str:
         template = self.action.raw.get("base_url") or self.manifest.base_url
-        return render_url(template, self.credential.config if self.credential else {}, self.manifest).rstrip(
-            "/"
-        )
+        config = dict(self.credential.config) if self.credential else {}
+        if self.options.dry_run:
+            unset = [v for v in placeholders(template) if config.get(v) in (None, "")]
+            for var in unset:
+                spec = self.manifest.connection_config.get(var) or {}
+                config[var] = spec.get("default") or self._unset(var)
+            if unset:  # shown, never sent: <name> where the setting goes
+                return _PLACEHOLDER.sub(lambda m: str(config[m.group(1)]), template).rstrip("/")
+        return render_url(template, config, self.manifest).rstrip("/")
 
     def prepare(
         self, overrides: dict[str, Any] | None = None, url: str | None = None, dry_run: bool = False
@@ -205,6 +222,7 @@ class Invocation:
         self._extra_masks = []
         self._auth_sent = False
         self._path_auth = {}
+        self.needs = []
         params = dict(self.params)
         extra_query: list[tuple[str, str]] = []
         extra_body: dict[str, Any] = {}
@@ -240,6 +258,8 @@ class Invocation:
 
             req.binding = credential_binding(self.manifest, cred)  # checked on the way out, each hop
         redact.register(*req.masked)
+        if self.needs:
+            req.note = "\n".join(self.needs)
         return req
 
     def _headers(self, extra: list[tuple[str, str]], user_ctype: str | None = None) -> list[tuple[str, str]]:
