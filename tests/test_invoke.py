@@ -398,7 +398,7 @@ def test_base_url_from_connection_config(cli, tmp_path, monkeypatch):
     assert r.exit_code == 0 and json.loads(r.stdout)["url"] == "https://<shop>.shoppy.test/api/get"
     assert r.stderr == (
         "warning: shoppy needs the connection setting 'shop' (Shop name). "
-        "Run: synthral authorize shoppy --connection bare --config shop=...\n"
+        "Run: synthral authorize shoppy --connection bare --config shop=... (or set SYNTHRAL_SHOPPY_SHOP)\n"
     )
     # ... and the real call stops before sending anything.
     r = cli("invoke", "shoppy", "test_connection", "-c", "bare")

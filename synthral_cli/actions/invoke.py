@@ -70,7 +70,7 @@ def _credential(
 ) -> tuple[Credential | None, str | None]:
     """The resolved credential; a dry run or an ``auth: false`` action can do without one."""
     from ..auth.credential import Credential
-    from ..auth.credentials import resolve
+    from ..auth.credentials import env_settings, resolve
 
     try:
         return resolve(sy, manifest, options.connection), None
@@ -89,7 +89,7 @@ def _credential(
         connection=options.connection,
         kind=manifest.auth_type,
         secrets={f: defaults.get(f, f"<{f}>") for f in sorted(fields)},
-        config={},
+        config=dict(env_settings(sy, manifest)),
         scopes=None,
         source="placeholder",
     )

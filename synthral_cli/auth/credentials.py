@@ -1,7 +1,8 @@
 """Credentials: resolving what a connector call authenticates with, and refreshing it.
 
     resolve(sy, manifest, connection)        -> Credential   env override, Nango or the store;
-                                                              refreshes when < 60 s remain
+                                                              refreshes when < 60 s remain;
+                                                              SYNTHRAL_<SLUG>_<SETTING> win
     refresh_after_401(sy, manifest, cred)    -> Credential | None   one forced refresh
     refresh_connection(sy, manifest, name)   -> Connection   refresh under the store lock
     refresh_now(sy, manifest, name)          -> (method, expires_at)   ``synthral refresh``
@@ -88,29 +89,32 @@ def check_shadowing(sy: Synthral, manifest: Manifest, conn: Connection) -> None:
 # Resolving
 
 
-def _stored_config(sy: Synthral, slug: str, name: str) -> dict[str, Any]:
-    """Best effort, for an env override: the config of a stored connection, if there is one."""
+def _stored(sy: Synthral, slug: str, name: str) -> Connection | None:
+    """Best effort, for an env override: the stored connection it stands in for, if any."""
     from ..basics.errors import StoreError
 
     if not sy.paths.store.exists():
-        return {}
+        return None
     try:
-        conn = sy.store.get(slug, name)
+        return sy.store.get(slug, name)
     except StoreError:
-        return {}
-    return dict(conn.config) if conn is not None else {}
+        return None
 
 
-def shadows_stored(sy: Synthral, slug: str, name: str = "default") -> bool:
-    """True when ``SYNTHRAL_<SLUG>_TOKEN`` is set and a stored connection exists (say so)."""
-    from ..basics.errors import StoreError
+def env_settings(sy: Synthral, manifest: Manifest) -> dict[str, str]:
+    """``SYNTHRAL_<SLUG>_<SETTING>`` for the manifest's connection settings, each checked like
+    ``--config``; they win over stored settings (a stored credential still goes only to the
+    origins it is bound to)."""
+    from ..basics.settings import setting_var
+    from ..catalogue.manifest import check_config_value
 
-    if sy.settings.token_override(slug) is None or not sy.paths.store.exists():
-        return False
-    try:
-        return sy.store.get(slug, name) is not None
-    except StoreError:
-        return False
+    found = sy.settings.setting_overrides(manifest.slug, manifest.connection_config)
+    for key, value in found.items():
+        try:
+            check_config_value(manifest, key, value)
+        except UsageError as exc:
+            raise UsageError(f"{setting_var(manifest.slug, key)}: {exc.message}", exc.hint) from None
+    return found
 
 
 def _env_secret_key(manifest: Manifest) -> str | None:
@@ -131,7 +135,15 @@ def _from_environment(sy: Synthral, manifest: Manifest, name: str, value: str) -
             f"{manifest.slug} uses {manifest.auth_type} credentials.",
             f"Unset it and run: {_authorize_cmd(manifest.slug, name)} --with-token",
         )
-    config = _stored_config(sy, manifest.slug, name)
+    stored = _stored(sy, manifest.slug, name)
+    if stored is not None:  # said once, by the surface: the core never prints
+        notice = (
+            f"{token_var(manifest.slug)} is set: it is used instead of the stored {manifest.slug} "
+            f"connection {name!r} (pass --ignore-env to use the stored one)."
+        )
+        if notice not in sy.notices:
+            sy.notices.append(notice)
+    config = {**(dict(stored.config) if stored is not None else {}), **env_settings(sy, manifest)}
     return Credential(
         slug=manifest.slug,
         connection=name,
@@ -171,7 +183,17 @@ def _nango() -> Any:
 
 
 def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Credential:
-    """The credential for ``(manifest.slug, connection)``; refreshes it when < 60 s remain."""
+    """The credential for ``(manifest.slug, connection)``; refreshes it when < 60 s remain.
+    Settings from the environment (``SYNTHRAL_<SLUG>_<SETTING>``) win over stored ones."""
+    cred = _resolve(sy, manifest, connection)
+    if cred.source != "environment":  # an env token's credential has them already
+        found = env_settings(sy, manifest)
+        if found:
+            cred = dataclasses.replace(cred, config={**cred.config, **found})
+    return cred
+
+
+def _resolve(sy: Synthral, manifest: Manifest, connection: str) -> Credential:
     slug = manifest.slug
     override = sy.settings.token_override(slug)
     if override is not None:

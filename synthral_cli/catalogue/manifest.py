@@ -350,9 +350,14 @@ def missing_setting(manifest: Manifest | None, var: str, connection: str = "defa
     what = spec.get("description", "see the manifest")
     if len(what) > 160:
         what = what[:157].rstrip() + "..."
+    env = ""
+    if manifest is not None:
+        from ..basics.settings import setting_var
+
+        env = f" (or set {setting_var(slug, var)})"
     return UsageError(
         f"{slug if manifest else 'The connector'} needs the connection setting {var!r} ({what}).",
-        f"Run: synthral authorize {slug}{conn} --config {var}={spec.get('example') or '...'}",
+        f"Run: synthral authorize {slug}{conn} --config {var}={spec.get('example') or '...'}{env}",
     )
 
 

@@ -114,6 +114,12 @@ def root(
         "with a password, PostgreSQL sslmode disable/allow/prefer).",
         envvar="SYNTHRAL_ALLOW_INSECURE",
     ),
+    ignore_env: bool = typer.Option(
+        False,
+        "--ignore-env",
+        help="Use the stored connection even when SYNTHRAL_<SLUG>_TOKEN or SYNTHRAL_<SLUG>_<SETTING> is set.",
+        envvar="SYNTHRAL_IGNORE_ENV",
+    ),
 ) -> None:
     """Connect shell scripts and CI jobs to SaaS APIs.
 
@@ -127,6 +133,10 @@ def root(
         from ..basics.settings import ALLOW_INSECURE
 
         ctx.obj.env[ALLOW_INSECURE] = "1"
+    if ignore_env:  # likewise: Settings.ignore_env
+        from ..basics.settings import IGNORE_ENV
+
+        ctx.obj.env[IGNORE_ENV] = "1"
     if ctx.obj.debug:
         from ..basics.logs import disable_debug_logging, enable_debug_logging
 
@@ -155,12 +165,12 @@ def _register() -> None:
 _register()
 
 
-GLOBAL_FLAGS = ("--debug", "--allow-insecure")
+GLOBAL_FLAGS = ("--debug", "--allow-insecure", "--ignore-env")
 
 
 def hoist_global_flags(argv: list[str]) -> list[str]:
-    """``--debug`` and ``--allow-insecure`` work anywhere on the line (before ``--``), not only
-    before the command."""
+    """``--debug``, ``--allow-insecure`` and ``--ignore-env`` work anywhere on the line (before
+    ``--``), not only before the command."""
     cut = argv.index("--") if "--" in argv else len(argv)
     found = [f for f in GLOBAL_FLAGS if f in argv[:cut]]
     if not found:

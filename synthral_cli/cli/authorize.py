@@ -342,13 +342,9 @@ def token(ctx: typer.Context, slug: str = SLUG, connection: str = CONNECTION_OPT
     """
     from ..auth import credentials
     from ..basics.errors import UsageError
-    from ..basics.settings import token_var
-    from . import ui
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
-    if credentials.shadows_stored(rt.sy, slug, connection):
-        ui.warn(f"{token_var(slug)} is set: printing it instead of the stored {slug}/{connection} token.")
     cred = credentials.resolve(rt.sy, manifest, connection)
     for key in ("access_token", "token", "api_key"):
         if cred.secrets.get(key):
