@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..basics import redact
-from ..basics.errors import AuthError, SynthralError, UsageError
+from ..basics.errors import AuthError, NetworkError, SynthralError, UsageError
 from ..catalogue.manifest import Action, Manifest, render_url
 from ..wire.params import check_params
 from ..wire.prepare import Invocation
@@ -263,8 +263,8 @@ def test(sy: Synthral, slug: str, options: Options | None = None, **settings: An
     manifest = sy.connector(slug)
     try:
         out = run(sy, manifest, manifest.action("test_connection"), {}, opts)
-    except SynthralError as exc:
-        _record(sy, slug, opts.connection, False, exc.message)
+    except SynthralError as exc:  # a network failure is no verdict on the credential: "unreachable"
+        _record(sy, slug, opts.connection, None if isinstance(exc, NetworkError) else False, exc.message)
         raise
     assert isinstance(out, Outcome)  # noqa: S101 - not a dry run
     _record(sy, slug, opts.connection, True, f"ok ({out.status})" if out.status else "ok")
@@ -308,7 +308,7 @@ def test_credential(
     return out
 
 
-def _record(sy: Synthral, slug: str, connection: str, ok: bool, message: str) -> None:
+def _record(sy: Synthral, slug: str, connection: str, ok: bool | None, message: str) -> None:
     """Health for ``connections list``; only stored connections have a row to record it in."""
     from ..basics.errors import StoreError
 

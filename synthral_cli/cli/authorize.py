@@ -33,6 +33,7 @@ class TerminalInteraction:
 
     def __init__(self, paste: bool) -> None:
         self.paste = paste
+        self._pasting = False  # stdin is read for a pasted URL: the person may be typing
 
     def notice(self, text: str) -> None:
         from . import ui
@@ -59,13 +60,19 @@ class TerminalInteraction:
             return False
 
     def waiting(self, message: str) -> AbstractContextManager[None]:
+        from contextlib import nullcontext
+
         from . import ui
 
+        if self._pasting:  # a spinner's redraw would wipe what the person types at the paste prompt
+            ui.err(message)
+            return nullcontext()
         return ui.status(message)
 
     def paste_lines(self) -> Iterator[str] | None:
         if not self.paste:
             return None
+        self._pasting = True
         return iter(sys.stdin.readline, "")
 
 
