@@ -17,6 +17,7 @@ from .syntax import _did_you_mean, _is_safe_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from collections.abc import Callable
     from typing import Any
 
     from .origins import ShadowInfo
@@ -361,8 +362,12 @@ def missing_setting(manifest: Manifest | None, var: str, connection: str = "defa
     )
 
 
-def render_url(template: str, config: dict[str, Any], manifest: Manifest | None = None) -> str:
-    """Fill ``{var}`` placeholders from connection config; a missing one is a clear error."""
+def render_url(
+    template: str, config: dict[str, Any], manifest: Manifest | None = None, unset: Callable[[str], str] | None = None
+) -> str:
+    """Fill ``{var}`` placeholders from connection config; a missing one is a clear error, or
+    (a dry run's preview, never sent) what ``unset(var)`` shows in its place."""
+    shown: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
         var = m.group(1)
@@ -371,11 +376,14 @@ def render_url(template: str, config: dict[str, Any], manifest: Manifest | None 
             default = spec.get("default")
             if default:
                 return str(default)
+            if unset is not None:
+                shown.append(var)
+                return unset(var)
             raise missing_setting(manifest, var)
         return str(config[var])
 
     url = _PLACEHOLDER.sub(sub, template)
-    if template.startswith("{") and not _is_safe_url(url):
+    if template.startswith("{") and not shown and not _is_safe_url(url):
         raise UsageError(
             f"{url!r} is not an https:// URL.",
             "Check the connection's settings; re-authorize it if they came from the provider.",

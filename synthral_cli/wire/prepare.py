@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..basics import redact
 from ..basics.errors import AuthError, UsageError
-from ..catalogue.manifest import Action, Manifest, Parameter, missing_setting, placeholders, render_url
+from ..catalogue.manifest import Action, Manifest, Parameter, missing_setting, render_url
 from .encoders import FileValue, encode_multipart, encoder, flatten_form, query_pairs, scalar
 from .request import (
     USER_AGENT,
@@ -198,22 +198,15 @@ class Invocation:
     def _unset(self, name: str) -> str:
         """A dry run shows a connection setting not given yet as ``<name>`` and says how to give it."""
         error = missing_setting(self.manifest, name, self.options.connection)
-        need = f"{error.message} {error.hint}"
-        if need not in self.needs:
-            self.needs.append(need)
+        if f"{error.message} {error.hint}" not in self.needs:
+            self.needs.append(f"{error.message} {error.hint}")
         return f"<{name}>"
 
     def base_url(self) -> str:
         template = self.action.raw.get("base_url") or self.manifest.base_url
-        config = dict(self.credential.config) if self.credential else {}
-        if self.options.dry_run:
-            unset = [v for v in placeholders(template) if config.get(v) in (None, "")]
-            for var in unset:
-                spec = self.manifest.connection_config.get(var) or {}
-                config[var] = spec.get("default") or self._unset(var)
-            if unset:  # shown, never sent: <name> where the setting goes
-                return _PLACEHOLDER.sub(lambda m: str(config[m.group(1)]), template).rstrip("/")
-        return render_url(template, config, self.manifest).rstrip("/")
+        config = self.credential.config if self.credential else {}
+        unset = self._unset if self.options.dry_run else None  # shown, never sent
+        return render_url(template, config, self.manifest, unset).rstrip("/")
 
     def prepare(
         self, overrides: dict[str, Any] | None = None, url: str | None = None, dry_run: bool = False
