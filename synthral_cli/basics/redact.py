@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 
 MASK = "***"
-SHORT = 12  # a secret shorter than this is masked only where it stands alone
+SHORT = 8  # a secret shorter than this is masked only where it stands alone
 # A short secret stands alone between the start or end of the text and characters that do not
-# continue a word: letters, digits, "_~@/-" (``application/json``), a "." inside a host name and a
-# %-escaped "@" continue one (``test%40example.com``); a space, "+", a quote, "=&,:;", another
-# %-escape (``%20``) and a sentence's final "." do not. ``user:pw@host`` is masked too.
-_WORD = r"A-Za-z0-9_~@/\-"
+# continue a word: letters, digits, "_~@-", a "." inside a host name and a %-escaped "@" continue
+# one (``test%40example.com``); a space, "+", a quote, "=&,:;/" (a path segment), another %-escape
+# (``%20``) and a sentence's final "." do not. ``user:pw@host`` is masked too.
+_WORD = r"A-Za-z0-9_~@\-"
 _BEFORE = rf"(?:^|(?<=[^{_WORD}.%])|(?<=%[0-9A-Fa-f]{{2}})(?<!%40))"
 _AFTER = rf"(?:$|(?=[^{_WORD}.%])|(?=\.(?:[^{_WORD}]|$))|(?=%[0-9A-Fa-f]{{2}})(?!%40))"
 _secrets: set[str] = set()
