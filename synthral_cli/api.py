@@ -44,6 +44,7 @@ class Synthral:
         self.settings = settings
         self.paths = settings.paths
         self.on_catalogue = on_catalogue
+        self.notices: list[str] = []  # for the user, once (the CLI says them as warnings)
 
     def sibling(self) -> Synthral:
         """Another ``Synthral`` on the same settings and catalogue with its own store connection:

@@ -393,7 +393,15 @@ def test_base_url_from_connection_config(cli, tmp_path, monkeypatch):
     r = cli("invoke", "shoppy", "test_connection", "--dry-run", "--json")
     assert json.loads(r.stdout)["url"] == "https://acme.shoppy.test/api/get"
     put_connection("shoppy", name="bare", method="bearer", secrets={"token": "t-shoppy-2"})
-    r = cli("invoke", "shoppy", "test_connection", "--dry-run", "-c", "bare")
+    # A dry run shows where the missing setting goes and how to give it (issue 15, item 2) ...
+    r = cli("invoke", "shoppy", "test_connection", "--dry-run", "-c", "bare", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["url"] == "https://<shop>.shoppy.test/api/get"
+    assert r.stderr == (
+        "warning: shoppy needs the connection setting 'shop' (Shop name). "
+        "Run: synthral authorize shoppy --connection bare --config shop=... (or set SYNTHRAL_SHOPPY_SHOP)\n"
+    )
+    # ... and the real call stops before sending anything.
+    r = cli("invoke", "shoppy", "test_connection", "-c", "bare")
     assert r.exit_code == 2 and "needs the connection setting 'shop'" in r.stderr
 
 

@@ -417,7 +417,10 @@ def test_missing_setting_is_a_usage_error_naming_config(cli, settings_manifest):
     r, req = run_json(cli, "invoke", "tenanty", "test_connection", "--dry-run")
     assert r.exit_code == 0 and req["headers"]["X-Region"] == "us"  # the setting's default
     assert "Xero-tenant-id" not in req["headers"]  # only the action that names it
-    r = cli("invoke", "tenanty", "invoices", "--dry-run")
+    r = cli("invoke", "tenanty", "invoices", "--dry-run")  # a dry run shows it (issue 15, item 2)
+    assert r.exit_code == 0 and "Xero-tenant-id: <tenant_id>" in r.stdout
+    assert "warning: tenanty needs the connection setting 'tenant_id' (The organisation id)." in r.stderr
+    r = cli("invoke", "tenanty", "invoices")  # the real call stops before sending
     assert r.exit_code == 2
     assert "tenanty needs the connection setting 'tenant_id' (The organisation id)." in r.stderr
     assert "synthral authorize tenanty --config tenant_id=70784a63" in r.stderr

@@ -147,7 +147,10 @@ def test_http_connector_refuses_credentials_over_plain_http_and_needs_a_host(cli
     put_connection("http", method="custom", config={"scheme": "bearer"}, secrets={"token": "gen-token-2"})
     r = cli("invoke", "http", "request", "-p", "url=http://example.com/x", "--dry-run")
     assert r.exit_code == 2 and "Refusing to send credentials over plain http" in r.stderr
-    r = cli("invoke", "http", "request", "-p", "url=/relative", "--dry-run")
+    r = cli("invoke", "http", "request", "-p", "url=/relative", "--dry-run", "--json")  # shown (issue 15, item 2)
+    assert r.exit_code == 0 and json.loads(r.stdout)["url"] == "https://<host>/relative"
+    assert "warning: http needs the connection setting 'host'" in r.stderr
+    r = cli("invoke", "http", "request", "-p", "url=/relative")  # never sent
     assert r.exit_code == 2 and "needs the connection setting 'host'" in r.stderr
     put_connection(
         "http",

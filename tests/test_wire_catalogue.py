@@ -43,7 +43,10 @@ def test_etsy_sends_bearer_and_app_key(cli):
 def test_xero_tenant_header_on_accounting_calls_only(cli):
     put_connection("xero", method="direct", secrets={"access_token": "xero-at-1"})
     assert "Xero-tenant-id" not in wire(cli, "xero", "test_connection")["headers"]
-    r = cli("invoke", "xero", "list_invoices", "--dry-run")
+    r = cli("invoke", "xero", "list_invoices", "--dry-run")  # shown with what it needs (issue 15, item 2)
+    assert r.exit_code == 0 and "Xero-tenant-id: <tenant_id>" in r.stdout
+    assert "--config tenant_id=70784a63-d24b-46a9-a4db-0e70a274b056" in r.stderr
+    r = cli("invoke", "xero", "list_invoices")  # the real call stops before sending
     assert r.exit_code == 2 and "--config tenant_id=70784a63-d24b-46a9-a4db-0e70a274b056" in r.stderr
     tenant = "70784a63-d24b-46a9-a4db-0e70a274b056"
     put_connection(

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..basics import redact
-from ..basics.errors import AuthError, SynthralError, UsageError
-from ..catalogue.manifest import Action, Manifest, render_url
+from ..basics.errors import AuthError, NetworkError, SynthralError, UsageError
+from ..catalogue.manifest import Action, Manifest
+from ..catalogue.templates import render_url
 from ..wire.params import check_params
 from ..wire.prepare import Invocation
 from ..wire.request import SECRET_FIELDS, Options, PreparedRequest
@@ -71,6 +72,7 @@ def _credential(
     """The resolved credential; a dry run or an ``auth: false`` action can do without one."""
     from ..auth.credential import Credential
     from ..auth.credentials import resolve
+    from ..auth.envcreds import env_settings
 
     try:
         return resolve(sy, manifest, options.connection), None
@@ -89,7 +91,7 @@ def _credential(
         connection=options.connection,
         kind=manifest.auth_type,
         secrets={f: defaults.get(f, f"<{f}>") for f in sorted(fields)},
-        config={},
+        config=dict(env_settings(sy, manifest)),
         scopes=None,
         source="placeholder",
     )
@@ -151,7 +153,7 @@ def _perform(sy: Synthral, call: Call, note: str | None = None) -> Outcome | Pre
             if not isinstance(req, PreparedRequest):
                 raise TypeError(f"preview() returned {type(req).__name__}, not a PreparedRequest")
             req.masked.extend(call.secrets)
-            req.note = req.note or note
+            req.note = "\n".join(n for n in (note, req.note) if n) or None  # one line each
             return req
         out = connector.execute(call)
         if not isinstance(out, Outcome):
@@ -275,8 +277,8 @@ def test(sy: Synthral, slug: str, options: Options | None = None, **settings: An
     manifest = sy.connector(slug)
     try:
         out = run(sy, manifest, manifest.action("test_connection"), {}, opts)
-    except SynthralError as exc:
-        _record(sy, slug, opts.connection, False, exc.message)
+    except SynthralError as exc:  # a network failure is no verdict on the credential: "unreachable"
+        _record(sy, slug, opts.connection, None if isinstance(exc, NetworkError) else False, exc.message)
         raise
     assert isinstance(out, Outcome)  # noqa: S101 - not a dry run
     _record(sy, slug, opts.connection, True, f"ok ({out.status})" if out.status else "ok")
@@ -320,7 +322,7 @@ def test_credential(
     return out
 
 
-def _record(sy: Synthral, slug: str, connection: str, ok: bool, message: str) -> None:
+def _record(sy: Synthral, slug: str, connection: str, ok: bool | None, message: str) -> None:
     """Health for ``connections list``; only stored connections have a row to record it in."""
     from ..basics.errors import NetworkError, StoreError
     from ..store.encrypted import Store

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import AuthError, UsageError
 from ..basics.insecure import is_loopback  # the one loopback rule, shared with the cleartext checks
-from ..catalogue.manifest import Manifest, render_url
+from ..catalogue.manifest import Manifest
+from ..catalogue.templates import render_url
 
 if TYPE_CHECKING:
     import httpx
@@ -152,7 +153,7 @@ def check_settings(manifest: Manifest, config: Mapping[str, Any]) -> dict[str, A
     """Connection settings decide origins: each one the manifest declares must match its pattern
     (and may not reshape a URL) wherever it enters — authorize, an import, a server's request.
     ``UsageError`` (exit 2) otherwise."""
-    from ..catalogue.manifest import check_config_value
+    from ..catalogue.templates import check_config_value
 
     for name, value in config.items():
         if name in manifest.connection_config and value not in (None, ""):

@@ -152,7 +152,9 @@ def authorization_code_flow(
     if port is None:
         port = int(auth.get("redirect_port", 0))
     state = secrets.token_urlsafe(32)  # 256 bits; the server needs it before the URL exists
-    with CallbackServer(state, host=host, port=port, path=path) as server:
+    # The browser's page waits for the exchange (await_outcome): it says "Connected" only once the
+    # token endpoint has answered, and the error in one sentence when it has not.
+    with CallbackServer(state, host=host, port=port, path=path, await_outcome=True) as server:
         request = build_authorization_request(
             manifest,
             app,
@@ -176,19 +178,21 @@ def authorization_code_flow(
             ).start()
         with interaction.waiting(f"Waiting for the authorization of {manifest.name} in the browser..."):
             result = server.wait(timeout)
-    if result is None:
-        raise AuthError(
-            f"Timed out after {timeout:g} s waiting for the authorization of {manifest.slug}.",
-            f"Run `synthral authorize {manifest.slug}` again (--timeout SECS to wait longer, "
-            "--no-browser to paste the URL).",
+        if result is None:
+            raise AuthError(
+                f"Timed out after {timeout:g} s waiting for the authorization of {manifest.slug}.",
+                f"Run `synthral authorize {manifest.slug}` again (--timeout SECS to wait longer, "
+                "--no-browser to paste the URL).",
+            )
+        if result.error:
+            desc = result.error_description or "no description"
+            raise AuthError(
+                f"{manifest.name} refused the authorization: {result.error} ({desc}).",
+                f"Run `synthral authorize {manifest.slug}` again and approve the access.",
+            )
+        assert result.code is not None  # noqa: S101 - the server only accepts a code or an error
+        tokens = exchange_code(
+            manifest, app, request, result.code, scopes=scopes, config=config, ca_bundle=ca_bundle, binding=binding
         )
-    if result.error:
-        desc = result.error_description or "no description"
-        raise AuthError(
-            f"{manifest.name} refused the authorization: {result.error} ({desc}).",
-            f"Run `synthral authorize {manifest.slug}` again and approve the access.",
-        )
-    assert result.code is not None  # noqa: S101 - the server only accepts a code or an error
-    return exchange_code(
-        manifest, app, request, result.code, scopes=scopes, config=config, ca_bundle=ca_bundle, binding=binding
-    )
+        server.settle(True, f"Connected to {manifest.name}.")
+    return tokens

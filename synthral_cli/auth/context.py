@@ -22,3 +22,9 @@ class Context(Protocol):
 
     @property
     def store(self) -> Store: ...
+
+    @property
+    def notices(self) -> list[str]:
+        """What the user should be told once (e.g. an env token shadows a stored connection);
+        the surface says them, the core never prints."""
+        ...

@@ -25,3 +25,8 @@ class Credential:
             f"Credential(slug={self.slug!r}, connection={self.connection!r}, kind={self.kind!r}, "
             f"secrets=<{len(self.secrets)} hidden>, source={self.source!r})"
         )
+
+
+def authorize_cmd(slug: str, name: str) -> str:
+    """The command that (re)authorizes ``slug``'s connection ``name``, for hints."""
+    return f"synthral authorize {slug}" + (f" --connection {name}" if name != "default" else "")

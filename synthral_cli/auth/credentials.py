@@ -2,7 +2,8 @@
 
     resolve(sy, manifest, connection)        -> Credential   env override, Nango or the store;
                                                               refreshes when little time remains
-                                                              (``margin``: 60 s, less for short tokens)
+                                                              (``margin``: 60 s, less for short tokens);
+                                                              SYNTHRAL_<SLUG>_<SETTING> win
     refresh_after_401(sy, manifest, cred)    -> Credential | None   one forced refresh
     refresh_connection(sy, manifest, name)   -> Connection   refresh under the store lock
     refresh_now(sy, manifest, name)          -> (method, expires_at)   ``synthral refresh``
@@ -29,7 +30,6 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..basics import redact
 from ..basics.errors import AuthError, UsageError
 from ..basics.settings import client_id_var, client_secret_var, token_var
 from ..catalogue.manifest import Manifest
@@ -39,9 +39,9 @@ from .binding import (
     Binding,
     bound_origins,
     connection_origins,
-    default_origins,
 )
-from .credential import Credential
+from .credential import Credential, authorize_cmd
+from .envcreds import env_settings, from_environment
 from .expiry import LIFETIME_KEY
 from .expiry import expiring as _expiring
 from .tokens import TokenSet
@@ -52,11 +52,6 @@ if TYPE_CHECKING:
 
 SAVE_RETRY = 10.0  # seconds to keep trying to store tokens the provider issued when the store was lost
 OAUTH_METHODS = ("direct", "device", "client_credentials")
-_ENV_SECRET_KEY = {"oauth2": "access_token", "bearer": "token", "api_key": "api_key"}
-
-
-def _authorize_cmd(slug: str, name: str) -> str:
-    return f"synthral authorize {slug}" + (f" --connection {name}" if name != "default" else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,71 +80,13 @@ def check_shadowing(sy: Synthral, manifest: Manifest, conn: Connection) -> None:
         f"Refusing to send the {slug} credentials to {', '.join(new)}: the user manifest {info.source} "
         f"replaces the bundled {slug} connector, and the {name!r} connection is bound to "
         f"{', '.join(reference) or 'no origin'}.",
-        f"If you trust that manifest, authorize under it{app}: {_authorize_cmd(slug, name)}; "
+        f"If you trust that manifest, authorize under it{app}: {authorize_cmd(slug, name)}; "
         f"otherwise remove {info.source}.",
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # Resolving
-
-
-def _stored_config(sy: Synthral, slug: str, name: str) -> dict[str, Any]:
-    """Best effort, for an env override: the config of a stored connection, if there is one."""
-    from ..basics.errors import NetworkError, StoreError
-    from ..store.encrypted import Store
-
-    if not Store.exists(sy.settings):
-        return {}
-    try:
-        conn = sy.store.get(slug, name)
-    except (StoreError, NetworkError):
-        return {}
-    return dict(conn.config) if conn is not None else {}
-
-
-def shadows_stored(sy: Synthral, slug: str, name: str = "default") -> bool:
-    """True when ``SYNTHRAL_<SLUG>_TOKEN`` is set and a stored connection exists (say so)."""
-    from ..basics.errors import NetworkError, StoreError
-    from ..store.encrypted import Store
-
-    if sy.settings.token_override(slug) is None or not Store.exists(sy.settings):
-        return False
-    try:
-        return sy.store.get(slug, name) is not None
-    except (StoreError, NetworkError):
-        return False
-
-
-def _env_secret_key(manifest: Manifest) -> str | None:
-    """The secret an env token stands for; a custom connector with one secret field takes it
-    (``SYNTHRAL_TELEGRAM_TOKEN`` is the bot token)."""
-    if manifest.auth_type == "custom" and manifest.transport == "http":
-        secret = [f["name"] for f in manifest.auth.get("fields", []) if f.get("secret", True)]
-        return secret[0] if len(secret) == 1 else None
-    return _ENV_SECRET_KEY.get(manifest.auth_type)
-
-
-def _from_environment(sy: Synthral, manifest: Manifest, name: str, value: str) -> Credential:
-    redact.register(value)
-    key = _env_secret_key(manifest)
-    if key is None:
-        raise UsageError(
-            f"{token_var(manifest.slug)} only works for OAuth, bearer, API-key and one-secret connectors; "
-            f"{manifest.slug} uses {manifest.auth_type} credentials.",
-            f"Unset it and run: {_authorize_cmd(manifest.slug, name)} --with-token",
-        )
-    config = _stored_config(sy, manifest.slug, name)
-    return Credential(
-        slug=manifest.slug,
-        connection=name,
-        kind=manifest.auth_type,
-        secrets={key: value},
-        config=config,
-        scopes=None,
-        source="environment",
-        origins=default_origins(sy, manifest, config),  # the bundled manifest's, never a shadow's
-    )
 
 
 def _to_credential(
@@ -179,24 +116,34 @@ def _nango() -> Any:
 
 
 def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Credential:
-    """The credential for ``(manifest.slug, connection)``; refreshes it when < 60 s remain."""
+    """The credential for ``(manifest.slug, connection)``; refreshes it when little time remains.
+    Settings from the environment (``SYNTHRAL_<SLUG>_<SETTING>``) win over stored ones."""
+    cred = _resolve(sy, manifest, connection)
+    if cred.source != "environment":  # an env token's credential has them already
+        found = env_settings(sy, manifest)
+        if found:
+            cred = dataclasses.replace(cred, config={**cred.config, **found})
+    return cred
+
+
+def _resolve(sy: Synthral, manifest: Manifest, connection: str) -> Credential:
     slug = manifest.slug
     override = sy.settings.token_override(slug)
     if override is not None:
-        return _from_environment(sy, manifest, connection, override)
+        return from_environment(sy, manifest, connection, override)
     conn = sy.store.get(slug, connection)
     if conn is None:
         if manifest.auth_type == "none":
             return Credential(slug, connection, "none", {}, {}, None, "store")
         raise AuthError(
             f"No {slug} connection {connection!r} yet.",
-            f"Run: {_authorize_cmd(slug, connection)} (or set {token_var(slug)}).",
+            f"Run: {authorize_cmd(slug, connection)} (or set {token_var(slug)}).",
         )
     check_shadowing(sy, manifest, conn)
     if conn.needs_reauth:
         raise AuthError(
             f"The {slug} connection {connection!r} needs to be authorized again (its refresh was refused).",
-            f"Run `{_authorize_cmd(slug, connection)}`.",
+            f"Run `{authorize_cmd(slug, connection)}`.",
         )
     if conn.method == "nango":
         nango = _nango()
@@ -204,7 +151,7 @@ def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Cr
             raise AuthError(
                 f"The {slug} connection {connection!r} is managed by Nango, "
                 "which this synthral cannot reach.",
-                f"Run `{_authorize_cmd(slug, connection)} --method direct` to connect without Nango.",
+                f"Run `{authorize_cmd(slug, connection)} --method direct` to connect without Nango.",
             )
         return nango.credential(sy, manifest, conn)  # type: ignore[no-any-return]
     if manifest.auth_type == "oauth2" and _expiring(conn):
@@ -256,7 +203,7 @@ def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> TokenSet:
     if not refresh_token:
         raise AuthError(
             f"The {conn.slug} token of {conn.name!r} has expired and the provider gave no refresh token.",
-            f"Run `{_authorize_cmd(conn.slug, conn.name)}`.",
+            f"Run `{authorize_cmd(conn.slug, conn.name)}`.",
         )
     app = app_credentials(sy, manifest)
     binding = Binding.of(conn.slug, conn.name, origins, what="refresh token")
@@ -317,7 +264,7 @@ def refresh_connection(
             conn = store.get(slug, connection)
             if conn is None:
                 raise AuthError(
-                    f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}"
+                    f"No {slug} connection {connection!r} yet.", f"Run: {authorize_cmd(slug, connection)}"
                 )
             check_shadowing(sy, manifest, conn)
             if stale_access_token is not None and conn.secrets.get("access_token") != stale_access_token:
@@ -345,7 +292,7 @@ def refresh_connection(
         newer = store.get(slug, connection)  # another process refreshed meanwhile: its token is good
         if newer is not None and not newer.needs_reauth:
             return newer
-    raise AuthError(error.message, f"Run `{_authorize_cmd(slug, connection)}` to connect again.")
+    raise AuthError(error.message, f"Run `{authorize_cmd(slug, connection)}` to connect again.")
 
 
 def _save_issued(sy: Synthral, conn: Connection, version: int) -> Connection:
@@ -370,7 +317,7 @@ def _newer(sy: Synthral, slug: str, name: str) -> Connection:
     """The connection another process stored while ours was being refreshed."""
     conn = sy.store.get(slug, name)
     if conn is None:
-        raise AuthError(f"The {slug} connection {name!r} was removed meanwhile.", f"Run: {_authorize_cmd(slug, name)}")
+        raise AuthError(f"The {slug} connection {name!r} was removed meanwhile.", f"Run: {authorize_cmd(slug, name)}")
     return conn
 
 
@@ -382,7 +329,7 @@ def refresh_now(sy: Synthral, manifest: Manifest, connection: str = "default") -
         raise UsageError(f"{slug} uses {manifest.auth_type} credentials, which do not expire.", None)
     conn = sy.store.get(slug, connection)
     if conn is None:
-        raise AuthError(f"No {slug} connection {connection!r} yet.", f"Run: {_authorize_cmd(slug, connection)}")
+        raise AuthError(f"No {slug} connection {connection!r} yet.", f"Run: {authorize_cmd(slug, connection)}")
     if conn.method == "nango":
         nango = _nango()
         if nango is None:

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from ..basics import tls
 from ..basics.errors import AuthError, NetworkError, ProviderError, UsageError
-from ..catalogue.manifest import Manifest, render_url
+from ..catalogue.manifest import Manifest
+from ..catalogue.templates import render_url
 from .tokens import TokenSet, parse_token, sane_lifetimes
 
 if TYPE_CHECKING:

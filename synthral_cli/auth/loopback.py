@@ -5,6 +5,11 @@ callback whose ``state`` matches (compared in constant time). A callback with a 
 state gets an error page and the server keeps waiting. Every connection is served on its own
 thread with a short socket timeout, so a client that connects and never speaks blocks nothing.
 Only ``GET`` on the redirect path with a ``Host`` naming the loopback address is answered.
+
+With ``await_outcome`` (the code flow), the browser's request for the accepted code is answered
+only once the flow reports what became of the token exchange (``settle``): "Connected", or the
+error in one sentence. A flow that ends otherwise (an exception, Ctrl-C) settles as it closes, so
+the browser always hears how the sign-in ended.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..basics.errors import UsageError
+from ..basics.errors import SynthralError, UsageError
+from ..basics.redact import redact
 
 BIND_ADDRESS = "127.0.0.1"
 CONNECTION_TIMEOUT = 5.0  # seconds a connection may stay silent before it is dropped
+OUTCOME_TIMEOUT = 120.0  # seconds the browser's request waits for the token exchange at most
+ANSWER_GRACE = 3.0  # seconds closing waits for the browser's page to be written
 
 
 @dataclass
@@ -123,10 +131,22 @@ class _Handler(BaseHTTPRequestHandler):
         if not result.code:
             self._send(400, "Sign-in not accepted", "The redirect carries neither a code nor an error.")
             return
-        if owner.offer(result):
+        if not owner.offer(result, from_browser=True):
+            self._send(409, "Already done", "This sign-in has already finished.")
+        elif not owner.await_outcome:
             self._send(200, "Connected", "Connected — you can close this tab and go back to the terminal.")
         else:
-            self._send(409, "Already done", "This sign-in has already finished.")
+            try:
+                outcome = owner.outcome(OUTCOME_TIMEOUT)
+                if outcome is None:
+                    self._send(504, "Still waiting", "synthral has not finished the sign-in; see the terminal.")
+                elif outcome.ok:
+                    done = "You can close this tab and go back to the terminal."
+                    self._send(200, "Connected", f"{outcome.message} {done}")
+                else:
+                    self._send(502, "Not connected", f"{outcome.message} See the terminal for what to do next.")
+            finally:
+                owner.answered.set()
 
     def _not_allowed(self) -> None:
         self._send(405, "Method not allowed", "Only GET is answered here.", {"Allow": "GET"})
@@ -134,20 +154,52 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed  # noqa: N815
 
 
+@dataclass
+class Outcome:
+    """How the sign-in ended after the code came back: what the browser's page says."""
+
+    ok: bool
+    message: str  # one sentence, redacted
+
+
+def failure_sentence(exc: BaseException | None) -> str:
+    """The error of a failed sign-in in one sentence for the browser (redacted, like stderr)."""
+    if isinstance(exc, SynthralError):
+        text = " ".join(redact(exc.message).split())
+        return text if text.endswith((".", "!", "?")) else text + "."
+    if isinstance(exc, KeyboardInterrupt):
+        return "The sign-in was interrupted in the terminal."
+    return "synthral stopped before the sign-in finished."
+
+
 class CallbackServer:
     """Listen for one redirect. Use as a context manager; ``wait()`` returns the result.
 
     ``host`` is the name in the redirect URI (``127.0.0.1`` or ``localhost``); the socket is
-    always bound to 127.0.0.1. ``port=0`` picks a free port.
+    always bound to 127.0.0.1. ``port=0`` picks a free port. With ``await_outcome`` the browser
+    is answered after ``settle()`` (see the module docstring).
     """
 
-    def __init__(self, state: str, *, host: str = BIND_ADDRESS, port: int = 0, path: str = "/callback"):
+    def __init__(
+        self,
+        state: str,
+        *,
+        host: str = BIND_ADDRESS,
+        port: int = 0,
+        path: str = "/callback",
+        await_outcome: bool = False,
+    ):
         self.state = state
         self.host = host
         self.path = path
         self.rejected = 0
+        self.await_outcome = await_outcome
+        self.answered = threading.Event()  # the page for the accepted code has been written
         self._result: CallbackResult | None = None
+        self._browser_waits = False  # the accepted code came from the browser, which awaits the outcome
+        self._outcome: Outcome | None = None
         self._done = threading.Event()
+        self._settled = threading.Event()
         self._lock = threading.Lock()
         try:
             self._httpd = _Server((BIND_ADDRESS, port), _Handler)
@@ -177,12 +229,13 @@ class CallbackServer:
         allowed = {f"{self.host}:{self.port}", f"{BIND_ADDRESS}:{self.port}"}
         return header.strip().lower() in allowed
 
-    def offer(self, result: CallbackResult) -> bool:
+    def offer(self, result: CallbackResult, *, from_browser: bool = False) -> bool:
         """Deliver a result (from the browser or a pasted URL); only the first one counts."""
         with self._lock:
             if self._done.is_set():
                 return False
             self._result = result
+            self._browser_waits = from_browser and bool(result.code)
             self._done.set()
             return True
 
@@ -191,8 +244,23 @@ class CallbackServer:
         self._done.wait(timeout)
         return self._result
 
-    def close(self) -> None:
-        """Stop serving and close the listening socket: nothing listens afterwards."""
+    def settle(self, ok: bool, message: str) -> None:
+        """What became of the exchange; the first call counts."""
+        with self._lock:
+            if not self._settled.is_set():
+                self._outcome = Outcome(ok, message)
+                self._settled.set()
+
+    def outcome(self, timeout: float | None) -> Outcome | None:
+        self._settled.wait(timeout)
+        return self._outcome
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Stop serving and close the listening socket: nothing listens afterwards. A browser
+        still waiting for the outcome hears it first (``error``, or that synthral stopped)."""
+        self.settle(False, failure_sentence(error))
+        if self.await_outcome and self._browser_waits:
+            self.answered.wait(ANSWER_GRACE)
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -200,5 +268,5 @@ class CallbackServer:
     def __enter__(self) -> CallbackServer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self.close(exc)

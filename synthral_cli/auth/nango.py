@@ -223,7 +223,7 @@ def _stored_reference(store: Store, slug: str, name: str) -> tuple[str, str] | N
 
 def _checked(manifest: Manifest, config: dict[str, Any]) -> dict[str, Any]:
     """Settings that came from Nango, checked against the manifest's patterns like any other."""
-    from ..catalogue.manifest import check_config_value
+    from ..catalogue.templates import check_config_value
 
     for name, value in config.items():
         if name in manifest.connection_config and isinstance(value, str):

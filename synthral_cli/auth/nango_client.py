@@ -1,5 +1,4 @@
-"""A small client for Nango's REST API (the unified-OAuth service), used when a team keeps its
-tokens in Nango instead of the local store.
+"""A small client for Nango's REST API (unified OAuth), for teams that keep tokens in Nango.
 
 Only the endpoints synthral needs, as documented in Nango's OpenAPI spec:
 
@@ -11,10 +10,12 @@ Only the endpoints synthral needs, as documented in Nango's OpenAPI spec:
     GET    /integrations/{unique_key}              does the integration exist?
     *      /proxy/{path}                           call the provider with Nango's token
 
-Known differences between the spec and the real server, encoded here on purpose: the server
-requires ``tags`` (or an end user) on connect sessions; it answers ``201`` to ``POST
-/connections`` (the spec says 200); an unknown connection id is ``400 unknown_connection``
-(as well as the spec's ``404``).
+Known differences between the spec and the real server, encoded here on purpose: the server requires
+``tags`` (or an end user) on connect sessions; it answers ``201`` to ``POST /connections`` (the spec
+says 200); an unknown connection id is ``400 unknown_connection`` (as well as the spec's ``404``).
+
+Every answer of the API (not the proxy's) must be JSON of the expected shape: HTML (the dashboard's
+port) or JSON of another shape is ``NotNango`` (exit 4), never a crash and never "key accepted".
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from ..basics.errors import AuthError, NetworkError, ProviderError, UsageError
 
 CACHE_MAX_SECONDS = 300.0
 NO_EXPIRY_SECONDS = 10 * 365 * 86400.0
+
+
+class NotNango(NetworkError):
+    """``NANGO_URL`` answers, but not like Nango's API (HTML, or JSON of another shape)."""
+    HINT = "Set NANGO_URL to Nango's API (https://api.nango.dev for Nango Cloud; a self-hosted server's API address, not its dashboard)."  # noqa: E501
 
 
 def _is_auth_error(errors: Any) -> bool:
@@ -108,7 +114,8 @@ class NangoClient:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kw: Any) -> Any:
+    def _request(self, method: str, path: str, *, api: bool = True, **kw: Any) -> Any:
+        """One call; ``api=False`` for the proxy, whose answers are the provider's."""
         import httpx
 
         try:
@@ -123,6 +130,8 @@ class NangoClient:
                 f"Cannot reach Nango at {self.base_url} ({type(exc).__name__}).",
                 "Check NANGO_URL and your network; unset NANGO_SECRET_KEY to use direct OAuth.",
             ) from None
+        if api:
+            self._check_json(resp)
         if resp.status_code == 401:
             raise AuthError(
                 "Nango refused the secret key (401).",
@@ -130,10 +139,33 @@ class NangoClient:
             )
         return resp
 
+    def _not_nango(self, what: str) -> NotNango:
+        return NotNango(f"{self.base_url} does not look like Nango's API: {what}.", NotNango.HINT)
+
+    def _check_json(self, resp: Any) -> None:
+        """Nango's API answers JSON (or nothing); anything else is another server."""
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+        if resp.status_code == 204 or not resp.content or ctype in ("application/json", "application/problem+json"):
+            return
+        raise self._not_nango(f"it answered HTTP {resp.status_code} with {ctype or 'no content type'}, not JSON")
+
+    def _shaped(self, resp: Any, key: str | None = None, kind: type = dict) -> Any:
+        """The JSON object of a successful answer, or its ``key`` of type ``kind``."""
+        try:
+            body = resp.json()
+        except ValueError:  # sent as JSON, but is not
+            body = None
+        value = body.get(key) if isinstance(body, dict) and key is not None else body
+        if isinstance(body, dict) and isinstance(value, kind):
+            return value
+        what = f"{resp.request.method} {resp.request.url.path} did not answer "
+        raise self._not_nango(what + (f"an object with {key!r}" if key else "a JSON object"))
+
     @staticmethod
     def _error(resp: Any) -> tuple[str, str]:
         try:
-            err = resp.json().get("error") or {}
+            body = resp.json()
+            err = (body.get("error") if isinstance(body, dict) else None) or {}
         except ValueError:
             return "", resp.text[:200]
         if isinstance(err, str):
@@ -183,25 +215,25 @@ class NangoClient:
                     f"Create the integration {unique_key!r} in your Nango dashboard first, then retry.",
                 )
             raise self._fail(resp, "start a connect session")
-        return dict(resp.json()["data"])
+        return dict(self._shaped(resp, "data"))
 
     def find_connections(self, tags: dict[str, str]) -> list[dict[str, Any]]:
         params = {f"tags[{k}]": v for k, v in tags.items()}
         resp = self._request("GET", "/connections", params=params)
         if resp.status_code >= 400:
             raise self._fail(resp, "list connections")
-        return list(resp.json().get("connections", []))
+        return list(self._shaped(resp, "connections", list))
 
     def list_connections(self) -> list[dict[str, Any]]:
         return self.find_connections({})
 
     def probe(self) -> int:
-        """``GET /connections?limit=1``: raises like every call when Nango is unreachable or
-        refuses the key; returns how many connections came back (0 or 1)."""
+        """``GET /connections?limit=1``: raises like every call when Nango is unreachable, refuses
+        the key or is not Nango; returns how many connections came back (0 or 1)."""
         resp = self._request("GET", "/connections", params={"limit": 1})
         if resp.status_code >= 400:
             raise self._fail(resp, "list connections")
-        return len(resp.json().get("connections", []))
+        return len(self._shaped(resp, "connections", list))
 
     def wait_for_connection(
         self, tags: dict[str, str], *, timeout: float, interval: float = 2.0, sleep: Any = time.sleep
@@ -258,7 +290,7 @@ class NangoClient:
                 )
         if resp.status_code >= 400:
             raise self._fail(resp, f"read the connection {connection_id!r}")
-        conn = dict(resp.json())
+        conn = dict(self._shaped(resp))
         if _is_auth_error(conn.get("errors")):
             raise AuthError(
                 f"Nango reports that the connection {connection_id!r} lost its authorization.",
@@ -310,7 +342,7 @@ class NangoClient:
                     f"Create the integration {unique_key!r} in your Nango dashboard first, then retry.",
                 )
             raise self._fail(resp, "import the connection")
-        return dict(resp.json())
+        return dict(self._shaped(resp))
 
     # -- proxy --------------------------------------------------------------------------------
 
@@ -329,7 +361,7 @@ class NangoClient:
         for k, v in (headers or {}).items():
             hdrs[k] = v
         return self._request(
-            method, "/proxy/" + path.lstrip("/"), params=params, headers=hdrs, content=content
+            method, "/proxy/" + path.lstrip("/"), api=False, params=params, headers=hdrs, content=content
         )
 
 

@@ -99,6 +99,7 @@ def status(settings: Settings) -> dict[str, Any]:
         out["message"] = f"{NANGO_SECRET_KEY} is not set: authorize uses direct OAuth."
         return out
     from ..basics.errors import NetworkError
+    from .nango_client import NotNango
 
     try:
         nango = client(settings)
@@ -107,6 +108,8 @@ def status(settings: Settings) -> dict[str, Any]:
         return out
     try:
         nango.probe()
+    except NotNango as exc:  # something answers there, but it is not Nango: no verdict on the key
+        out.update(reachable=True, message=exc.message, error=exc)
     except NetworkError as exc:
         out.update(reachable=False, message=exc.message, error=exc)
     except AuthError as exc:

@@ -18,7 +18,8 @@ from typing import Any
 
 from ..basics import redact
 from ..basics.errors import AuthError, ProviderError, UsageError
-from ..catalogue.manifest import Manifest, check_config_value
+from ..catalogue.manifest import Manifest
+from ..catalogue.templates import check_config_value
 
 MAX_LIFETIME = 10 * 365 * 86400.0  # ten years: longer is "does not expire" in practice
 

@@ -6,8 +6,9 @@
      │    └── ManifestError     invalid manifest
      ├── AuthError        3  not authorized: no connection, refresh refused, re-authorization needed
      ├── NetworkError     4  network failure or timeout
-     └── StoreError       5  local store problem: wrong key, unreadable or foreign store file,
-                            a config directory or manifest folder that is not private
+     ├── StoreError       5  local store problem: wrong key, unreadable or foreign store file,
+     │                      a config directory or manifest folder that is not private
+     └── Cancelled      130  the person cancelled: end of input (Ctrl-D) at a prompt
 
 Core code raises these; only ``app.py`` renders them: one line for what happened (``message``),
 one for what to do next (``hint``), then exits with ``exit_code``.
@@ -83,6 +84,12 @@ class StoreError(SynthralError):
     exit_code = 5
 
 
+class Cancelled(SynthralError):
+    """The person cancelled, e.g. Ctrl-D (end of input) at a prompt: exit 130, like Ctrl-C."""
+
+    exit_code = 130
+
+
 EXIT_CODES = {
     0: "success",
     1: "the provider answered with an error",
@@ -90,4 +97,5 @@ EXIT_CODES = {
     3: "not authorized",
     4: "network failure or timeout",
     5: "local store problem",
+    130: "interrupted or cancelled",
 }

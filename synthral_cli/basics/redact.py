@@ -1,6 +1,11 @@
 """Secret redaction: every secret the process handles is registered here, and everything that
 synthral prints or logs (errors, ``--debug`` logs, ``--dry-run`` requests) passes through
 :func:`redact`. Core code registers secrets; ``ui`` applies redaction.
+
+A secret is masked wherever it occurs whole. A short one (fewer than ``SHORT`` characters, a test
+key or a password) is masked only where it stands alone, as a whole value or word: with the key
+``test``, ``Bearer test`` and ``key=test`` are masked, ``latest`` and ``test%40example.com`` are
+not, and a one-letter secret never turns ``https://`` into ``h***ps://``.
 """
 
 from __future__ import annotations
@@ -8,6 +13,14 @@ from __future__ import annotations
 import re
 
 MASK = "***"
+SHORT = 8  # a secret shorter than this is masked only where it stands alone
+# A short secret stands alone between the start or end of the text and characters that do not
+# continue a word: letters, digits, "_~@-", a "." inside a host name and a %-escaped "@" continue
+# one (``test%40example.com``); a space, "+", a quote, "=&,:;/" (a path segment), another %-escape
+# (``%20``) and a sentence's final "." do not. ``user:pw@host`` is masked too.
+_WORD = r"A-Za-z0-9_~@\-"
+_BEFORE = rf"(?:^|(?<=[^{_WORD}.%])|(?<=%[0-9A-Fa-f]{{2}})(?<!%40))"
+_AFTER = rf"(?:$|(?=[^{_WORD}.%])|(?=\.(?:[^{_WORD}]|$))|(?=%[0-9A-Fa-f]{{2}})(?!%40))"
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 # Values that look like credentials even when they were never registered.
@@ -35,13 +48,32 @@ def register(*values: object) -> None:
             _pattern = None
 
 
+def pattern(values: set[str] | list[str]) -> re.Pattern[str] | None:
+    """One pattern for ``values``: long ones anywhere, short ones only where they stand alone
+    (not inside a word, host name, address or %-escape); the longest first."""
+    ordered = sorted({v for v in values if v}, key=len, reverse=True)
+    if not ordered:
+        return None
+    parts = [
+        re.escape(v) if len(v) >= SHORT else f"{_BEFORE}{re.escape(v)}{_AFTER}|(?<=:){re.escape(v)}(?=@)"  # u:pw@h
+        for v in ordered
+    ]
+    return re.compile("|".join(parts))
+
+
+def mask(text: str, values: set[str] | list[str]) -> str:
+    """``text`` with every occurrence of ``values`` (by the rule above) replaced by ``***``."""
+    found = pattern(values)
+    return text if found is None else found.sub(MASK, text)
+
+
 def redact(text: str) -> str:
     global _pattern
     if _secrets:
         if _pattern is None:
-            ordered = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(s) for s in ordered))
-        text = _pattern.sub(MASK, text)
+            _pattern = pattern(_secrets)
+        if _pattern is not None:
+            text = _pattern.sub(MASK, text)
     return _SHAPES.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + MASK, text)
 
 

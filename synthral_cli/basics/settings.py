@@ -11,7 +11,7 @@ from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 APP_NAME = "synthral"
 
@@ -22,6 +22,7 @@ STORE_URL = "SYNTHRAL_STORE_URL"  # postgresql://... puts the store in PostgreSQ
 STORE_LOCK_TIMEOUT = "SYNTHRAL_STORE_LOCK_TIMEOUT"  # seconds a command waits for a connection's lock
 CA_BUNDLE = "SYNTHRAL_CA_BUNDLE"
 ALLOW_INSECURE = "SYNTHRAL_ALLOW_INSECURE"
+IGNORE_ENV = "SYNTHRAL_IGNORE_ENV"  # --ignore-env: SYNTHRAL_<SLUG>_TOKEN and _<SETTING> are not read
 MCP_BEARER_TOKEN = "SYNTHRAL_MCP_BEARER_TOKEN"  # what `synthral mcp --transport http` clients must send
 NANGO_URL = "NANGO_URL"
 NANGO_SECRET_KEY = "NANGO_SECRET_KEY"
@@ -63,6 +64,12 @@ def secret_param_var(slug: str, name: str) -> str:
 def webhook_secret_var(slug: str) -> str:
     """The signing secret of ``synthral listen SLUG`` (or ``--secret-stdin``)."""
     return slug_env_prefix(slug) + "_WEBHOOK_SECRET"
+
+
+def setting_var(slug: str, name: str) -> str:
+    """A connection setting from the environment: ``SYNTHRAL_ZENDESK_SUBDOMAIN`` (as rclone's
+    ``RCLONE_CONFIG_<REMOTE>_<OPTION>``)."""
+    return slug_env_prefix(slug) + "_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def nango_integration_var(slug: str) -> str:
@@ -216,8 +223,23 @@ class Settings:
     def client_secret(self, slug: str) -> str | None:
         return self.env.get(client_secret_var(slug)) or None
 
+    @property
+    def ignore_env(self) -> bool:
+        """``--ignore-env``: the stored connection is used even when the environment has a token
+        or settings for it."""
+        return self.env.get(IGNORE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
     def token_override(self, slug: str) -> str | None:
+        if self.ignore_env:
+            return None
         return self.env.get(token_var(slug)) or None
+
+    def setting_overrides(self, slug: str, names: Iterable[str]) -> dict[str, str]:
+        """``SYNTHRAL_<SLUG>_<SETTING>`` for each of ``names`` that is set (and not ignored)."""
+        if self.ignore_env:
+            return {}
+        found = ((name, self.env.get(setting_var(slug, name))) for name in names)
+        return {name: value for name, value in found if value}
 
     @property
     def nango_url(self) -> str:

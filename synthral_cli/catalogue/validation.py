@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..basics.errors import ManifestError
-from .manifest import _PLACEHOLDER, schema_path
+from .manifest import schema_path
 from .syntax import _did_you_mean, _is_safe_url, _yaml_load, split_path
+from .templates import _PLACEHOLDER
 from .webhooks import webhook_problems
 
 _validator: Any = None

@@ -23,7 +23,17 @@ INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in synthral, never an expected ou
 
 
 class SynthralGroup(TyperGroup):
-    """Renders ``SynthralError``: one line of what happened, one of what to do, the exit code."""
+    """Renders ``SynthralError``: one line of what happened, one of what to do, the exit code.
+
+    A closed stdout is exit 141 for every command and for ``--help``: Typer would turn the
+    ``BrokenPipeError`` into exit 1 (a provider error), so it is answered here, where parsing
+    (``make_context``, which prints the help) and every command (``invoke``) pass."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise typer.Exit(_stdout_closed()) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -38,7 +48,9 @@ class SynthralGroup(TyperGroup):
                 ui.print_traceback()
             ui.error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+        except BrokenPipeError:
+            raise typer.Exit(_stdout_closed()) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             if isinstance(exc, _click_exception_types()):
@@ -151,6 +163,12 @@ def _use_synthral_commands(typer_app: typer.Typer) -> None:
             _use_synthral_commands(group.typer_instance)
 
 
+def _stdout_closed() -> int:
+    from .ui import stdout_closed
+
+    return stdout_closed()
+
+
 def _click_exception_types() -> tuple[type[BaseException], ...]:
     from typer._click.exceptions import ClickException
 
@@ -199,6 +217,12 @@ def root(
         "Default: SYNTHRAL_STORE_URL, then store_url in config.toml, then the file.",
         show_default=False,
     ),
+    ignore_env: bool = typer.Option(
+        False,
+        "--ignore-env",
+        help="Use the stored connection even when SYNTHRAL_<SLUG>_TOKEN or SYNTHRAL_<SLUG>_<SETTING> is set.",
+        envvar="SYNTHRAL_IGNORE_ENV",
+    ),
 ) -> None:
     """Connect shell scripts and CI jobs to SaaS APIs.
 
@@ -217,6 +241,10 @@ def root(
         from .store import refuse_password_on_argv
 
         ctx.obj.env[STORE_URL] = refuse_password_on_argv(store_url, "--store-url")
+    if ignore_env:  # likewise: Settings.ignore_env
+        from ..basics.settings import IGNORE_ENV
+
+        ctx.obj.env[IGNORE_ENV] = "1"
     if ctx.obj.debug:
         from ..basics.logs import disable_debug_logging, enable_debug_logging
 
@@ -264,12 +292,12 @@ def _register() -> None:
 _register()
 
 
-GLOBAL_FLAGS = ("--debug", "--allow-insecure")
+GLOBAL_FLAGS = ("--debug", "--allow-insecure", "--ignore-env")
 
 
 def hoist_global_flags(argv: list[str]) -> list[str]:
-    """``--debug`` and ``--allow-insecure`` work anywhere on the line (before ``--``), not only
-    before the command."""
+    """``--debug``, ``--allow-insecure`` and ``--ignore-env`` work anywhere on the line (before
+    ``--``), not only before the command."""
     cut = argv.index("--") if "--" in argv else len(argv)
     found = [f for f in GLOBAL_FLAGS if f in argv[:cut]]
     if not found:

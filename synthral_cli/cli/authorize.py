@@ -33,6 +33,7 @@ class TerminalInteraction:
 
     def __init__(self, paste: bool) -> None:
         self.paste = paste
+        self._pasting = False  # stdin is read for a pasted URL: the person may be typing
 
     def notice(self, text: str) -> None:
         from . import ui
@@ -59,13 +60,19 @@ class TerminalInteraction:
             return False
 
     def waiting(self, message: str) -> AbstractContextManager[None]:
+        from contextlib import nullcontext
+
         from . import ui
 
+        if self._pasting:  # a spinner's redraw would wipe what the person types at the paste prompt
+            ui.err(message)
+            return nullcontext()
         return ui.status(message)
 
     def paste_lines(self) -> Iterator[str] | None:
         if not self.paste:
             return None
+        self._pasting = True
         return iter(sys.stdin.readline, "")
 
 
@@ -97,18 +104,14 @@ def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
 def _ask(label: str, secret: bool) -> str:
     from . import ui
 
-    if secret:
-        import getpass
-
-        return getpass.getpass(ui.prompt(f"{label}: "), stream=sys.stderr)
-    return ui.ask(f"{label}: ")
+    return ui.hidden(f"{label}: ") if secret else ui.ask(f"{label}: ")
 
 
 def _collect_config(manifest: Any, pairs: list[str], interactive: bool) -> dict[str, str]:
     """``--config KEY=VALUE`` values, prompting for missing required ones on a terminal."""
     from ..auth.authorize import askable_config
     from ..basics.errors import UsageError
-    from ..catalogue.manifest import check_config_value
+    from ..catalogue.templates import check_config_value
 
     spec = askable_config(manifest)
     given = _parse_pairs(pairs, "--config")
@@ -355,13 +358,9 @@ def token(ctx: typer.Context, slug: str = SLUG, connection: str = CONNECTION_OPT
     """
     from ..auth import credentials
     from ..basics.errors import UsageError
-    from ..basics.settings import token_var
-    from . import ui
 
     rt = runtime(ctx)
     manifest = rt.catalogue.get(slug)
-    if credentials.shadows_stored(rt.sy, slug, connection):
-        ui.warn(f"{token_var(slug)} is set: printing it instead of the stored {slug}/{connection} token.")
     cred = credentials.resolve(rt.sy, manifest, connection)
     for key in ("access_token", "token", "api_key"):
         if cred.secrets.get(key):

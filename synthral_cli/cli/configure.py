@@ -29,7 +29,6 @@ def configure(
     from ..basics.errors import UsageError
     from ..basics.redact import register
     from . import ui
-    from .connections import hidden_prompt
 
     rt = runtime(ctx)
     rt.catalogue.get(slug)  # an unknown slug is a usage error with suggestions
@@ -43,7 +42,7 @@ def configure(
                 "no client secret on stdin.", "Pipe the secret in, or drop --client-secret-stdin."
             )
     elif sys.stdin.isatty():
-        secret = hidden_prompt("Client secret (empty for a public client): ") or None
+        secret = ui.hidden("Client secret (empty for a public client): ") or None
     if secret:
         register(secret)
     rt.sy.store.put_app(slug, client_id.strip(), secret)

@@ -91,12 +91,6 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
-def hidden_prompt(prompt: str) -> str:
-    import getpass
-
-    return getpass.getpass(prompt, stream=sys.stderr)
-
-
 def _from_env(var: str, what: str, env: dict[str, str]) -> str:
     from ..basics.errors import UsageError
     from ..basics.redact import register
@@ -114,12 +108,13 @@ def _read_passphrase(env: dict[str, str], var: str | None, *, confirm: bool, std
     """From ``--passphrase-env VAR``, else a hidden prompt on a terminal, else the first line of stdin."""
     from ..basics.errors import UsageError
     from ..basics.redact import register
+    from . import ui
 
     if var:
         return _from_env(var, "the bundle passphrase", env)
     if _stdin_is_terminal():
-        phrase = hidden_prompt("Bundle passphrase: ")
-        if confirm and hidden_prompt("Repeat the passphrase: ") != phrase:
+        phrase = ui.hidden("Bundle passphrase: ")
+        if confirm and ui.hidden("Repeat the passphrase: ") != phrase:
             raise UsageError("the two passphrases differ.", "Run the command again.")
     elif stdin_free:
         phrase = sys.stdin.readline().rstrip("\r\n")

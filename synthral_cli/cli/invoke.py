@@ -87,8 +87,8 @@ def _run(rt: Any, what: str, call: Any, as_json: bool, output: Path | None) -> A
             ui.print_json({"success": False, "status": getattr(exc, "status", None), "result": exc.result})
         raise
     if isinstance(out, PreparedRequest):
-        if out.note:
-            ui.warn(out.note)
+        for note in (out.note or "").splitlines():
+            ui.warn(note)
         if as_json:
             ui.print_json(out.to_dict())
         else:
@@ -169,9 +169,9 @@ def _secret_params(
         if name in values or not p.required or rt.env.get(secret_param_var(slug, name)):
             continue
         if _stdin_is_terminal():
-            import getpass
+            from . import ui
 
-            value = getpass.getpass(f"{p.description or name} [{name}]: ", stream=sys.stderr)
+            value = ui.hidden(f"{p.description or name} [{name}]: ")
             if value:
                 register(value)
                 values[name] = value

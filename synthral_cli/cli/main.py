@@ -96,21 +96,42 @@ def fast_path(argv: list[str]) -> int | None:
     return 0
 
 
+def _fd_identity(fd: int) -> tuple[int, int] | None:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _fd_identity_of_devnull() -> tuple[int, int]:
+    st = os.stat(os.devnull)
+    return st.st_dev, st.st_ino
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    stdout_was = _fd_identity(1)
+    code: int | str | None
     try:
-        code = fast_path(args)
-        if code is not None:
-            sys.stdout.flush()
-            raise SystemExit(code)
-        from .app import main as typer_main
+        try:
+            code = fast_path(args)
+            if code is None:
+                from .app import main as typer_main
 
-        typer_main(args)
+                typer_main(args)  # always ends in SystemExit
+                code = 0
+        except SystemExit as exc:
+            code = exc.code
+            if code == 1 and stdout_was != _fd_identity(1) == _fd_identity_of_devnull():
+                code = 141  # Rich (Typer's help) met the closed pipe: it points stdout at /dev/null, exits 1
+        sys.stdout.flush()  # what is still buffered: a closed pipe shows here, not at exit
     except BrokenPipeError:
         # The reader went away (`synthral list --json | head -1`): stop quietly, like cat does.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(141) from None
+        from .ui import stdout_closed
+
+        raise SystemExit(stdout_closed()) from None
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         raise SystemExit(130) from None
+    raise SystemExit(code)

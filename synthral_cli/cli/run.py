@@ -96,7 +96,8 @@ def _render_request(request: Any) -> str:
     if not isinstance(request, dict):
         return _dumps(request)
     if {"method", "url"} <= set(request):
-        lines = [f"{request['method']} {request['url']}"]
+        lines = [f"# note: {note}" for note in str(request.get("note") or "").splitlines()]
+        lines += [f"{request['method']} {request['url']}"]
         lines += [f"{k}: {v}" for k, v in (request.get("headers") or {}).items()]
         body = request.get("body")
         if body not in (None, ""):

@@ -69,10 +69,11 @@ class Runtime:
     def flush_notices(self) -> None:
         """Say, once, what the core recorded for the user (e.g. that the store key went to a file
         because no OS keyring works): the core never prints."""
-        store = self._sy.__dict__.get("store") if self._sy is not None else None
-        if store is None:
+        if self._sy is None:
             return
-        notices = store.take_notices()
+        store = self._sy.__dict__.get("store")
+        notices = [*(store.take_notices() if store is not None else []), *self._sy.notices]
+        self._sy.notices.clear()
         if notices:
             from . import ui
 

@@ -97,11 +97,37 @@ def prompt(label: str) -> str:
     return strip_controls(label, one_line=True)
 
 
+def _cancelled() -> Exception:
+    """End of input at a prompt (Ctrl-D): a cancellation, exit 130 like Ctrl-C. The prompt's
+    line is ended first so the error starts on its own line."""
+    from ..basics.errors import Cancelled
+
+    sys.stderr.write("\n")
+    return Cancelled(
+        "cancelled: no answer at the prompt (end of input).",
+        "Nothing was changed; run the command again to answer it.",
+    )
+
+
 def ask(label: str) -> str:
-    """Ask on stderr, read one line from stdin."""
+    """Ask on stderr, read one line from stdin; end of input cancels (exit 130)."""
     sys.stderr.write(prompt(label))
     sys.stderr.flush()
-    return sys.stdin.readline().strip()
+    line = sys.stdin.readline()
+    if not line:
+        raise _cancelled()
+    return line.strip()
+
+
+def hidden(label: str) -> str:
+    """Ask on the terminal without echo (a secret); end of input cancels (exit 130). Every
+    hidden prompt of the CLI is read here."""
+    import getpass
+
+    try:
+        return getpass.getpass(prompt(label), stream=sys.stderr)
+    except EOFError:
+        raise _cancelled() from None
 
 
 def _cell(value: Any) -> str:
@@ -255,6 +281,23 @@ class Live:
             self._console.print(shown(text), markup=False, highlight=False, emoji=False)
         else:
             err(text)
+
+
+STDOUT_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for `cat` when the reader went away
+
+
+def stdout_closed() -> int:
+    """The reader of stdout went away (``synthral show stripe | head -1``): point stdout at
+    /dev/null so nothing more fails on the way out, and return the exit code, 141. The one
+    answer to a ``BrokenPipeError`` for every command, the fast path and Typer's alike."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout has no file descriptor (an in-process runner)
+        pass
+    finally:
+        os.close(devnull)
+    return STDOUT_CLOSED
 
 
 def print_traceback() -> None:

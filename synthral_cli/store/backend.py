@@ -43,7 +43,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from .model import AppCredentials, Connection
 
-# slug, name, method, scopes (JSON text), expires_at, last_test_ok (1/0/None), last_test_at, needs_reauth
+# slug, name, method, scopes (JSON text), expires_at, last_test_ok (1/0/None), last_test_at, needs_reauth;
+# last_test_ok None with a last_test_at: the provider could not be reached (no verdict on the credential)
 ReportRow = tuple[str, str, str, str, float | None, int | None, float | None, int]
 
 
@@ -99,7 +100,9 @@ class StoreBackend(Protocol):
 
     def remove_row(self, slug: str, name: str) -> bool: ...
 
-    def record_test(self, slug: str, name: str, ok: bool, message: str | None, at: float) -> None: ...
+    def record_test(self, slug: str, name: str, ok: bool | None, message: str | None, at: float) -> None:
+        """``ok`` None: the provider could not be reached, which says nothing of the credential."""
+        ...
 
     def touch(self, slug: str, name: str, at: float) -> None: ...
 

@@ -296,7 +296,9 @@ class Store:
         with self.locked(slug, name):
             return self.backend.remove_row(slug, name)
 
-    def record_test(self, slug: str, name: str, ok: bool, message: str | None) -> None:
+    def record_test(self, slug: str, name: str, ok: bool | None, message: str | None) -> None:
+        """The outcome of ``synthral test``: ok, failed, or None when the provider could not be
+        reached (``connections list`` shows "unreachable", not a bad credential)."""
         with self.locked(slug, name):
             self.backend.record_test(slug, name, ok, message, time.time())
 

@@ -314,11 +314,11 @@ class PostgresBackend:
         cur = self._execute("DELETE FROM synthral.connections WHERE slug = %s AND name = %s", (slug, name))
         return bool(cur.rowcount > 0)
 
-    def record_test(self, slug: str, name: str, ok: bool, message: str | None, at: float) -> None:
+    def record_test(self, slug: str, name: str, ok: bool | None, message: str | None, at: float) -> None:
         self._execute(
             "UPDATE synthral.connections SET last_test_ok = %s, last_test_at = %s, last_test_message = %s "
             "WHERE slug = %s AND name = %s",
-            (int(ok), at, message, slug, name),
+            (None if ok is None else int(ok), at, message, slug, name),
         )
 
     def touch(self, slug: str, name: str, at: float) -> None:

@@ -34,7 +34,7 @@ def connection_rows(
 
     env_vars = {k for k, v in env.items() if v and k.startswith("SYNTHRAL_") and k.endswith("_TOKEN")}
     var_of: dict[str, str] = {}
-    health = {None: "untested", 1: "ok", 0: "failed"}
+    health = {1: "ok", 0: "failed", None: "unreachable"}  # never tested: "untested"
     rows: list[dict[str, Any]] = []
     for slug, name, method, scopes, expires_at, ok, tested, reauth in store.backend.report_rows():
         var = var_of.get(slug)
@@ -47,7 +47,7 @@ def connection_rows(
                 "method": method,
                 "scopes": json_column(scopes, []),
                 "expires_at": expires_at,
-                "health": health[ok],
+                "health": "untested" if tested is None else health[ok],
                 "last_tested_at": tested,
                 "source": "environment" if var in env_vars else ("nango" if method == "nango" else "store"),
                 "needs_reauth": bool(reauth),

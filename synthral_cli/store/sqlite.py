@@ -266,11 +266,11 @@ class SqliteBackend:
     def remove_row(self, slug: str, name: str) -> bool:
         return self._execute("DELETE FROM connections WHERE slug = ? AND name = ?", (slug, name)).rowcount > 0
 
-    def record_test(self, slug: str, name: str, ok: bool, message: str | None, at: float) -> None:
+    def record_test(self, slug: str, name: str, ok: bool | None, message: str | None, at: float) -> None:
         self._execute(
             "UPDATE connections SET last_test_ok = ?, last_test_at = ?, last_test_message = ? "
             "WHERE slug = ? AND name = ?",
-            (int(ok), at, message, slug, name),
+            (None if ok is None else int(ok), at, message, slug, name),
         )
 
     def touch(self, slug: str, name: str, at: float) -> None:

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..basics.errors import UsageError
 
@@ -283,3 +284,13 @@ def encoder(name: str) -> Callable[[dict[str, Any]], Any]:
             f"This manifest names an unknown body encoder {name!r}.",
             f"Known encoders: {', '.join(sorted(ENCODERS))}.",
         ) from None
+
+
+def path_segment(value: Any, keep_slashes: bool = False) -> str:
+    """One path segment that can never climb out of the path: ``../x`` -> ``..%2Fx``. With
+    ``keep_slashes`` (an S3 object key) each ``/``-separated part is one such segment, so
+    ``a/../b`` is sent as ``a/%2E%2E/b``: the ``/`` stay and no part is a dot segment."""
+    if keep_slashes:
+        return "/".join(path_segment(part) for part in scalar(value).split("/"))
+    seg = quote(scalar(value), safe="")
+    return seg.replace(".", "%2E") if seg in {".", ".."} else seg

@@ -155,8 +155,8 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
             if last:
                 raise NetworkError(
                     f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
-                    f"Check your network and the URL; "
-                    f"tried {attempt + 1} time(s) (--retries {opts.retries}).",
+                    # (no option named: `test`, `run` and the library retry too, without --retries)
+                    f"Check your network and the URL; tried {attempt + 1} time(s).",
                 ) from None
             wait, why = backoff(attempt, opts.backoff_base), "connection failed"
         except httpx.TimeoutException:

@@ -25,6 +25,19 @@ _JSON_TYPES = {
 }
 
 
+class Placeholder(str):
+    """A value not known yet, shown as ``<step.path>``: an earlier workflow step's output in a
+    dry run. It stands for a value of whatever type the parameter takes, so it is not
+    type-checked here (``run --check`` checks the flow; the real run checks the real value)."""
+
+    expr: str
+
+    def __new__(cls, expr: str) -> Placeholder:
+        obj = super().__new__(cls, f"<{expr}>")
+        obj.expr = expr
+        return obj
+
+
 def secret_alternatives(slug: str, name: str) -> str:
     """Where a ``secret: true`` parameter may come from instead of the command line."""
     from ..basics.settings import secret_param_var
@@ -157,6 +170,8 @@ def _wrong(param: Parameter, value: Any) -> UsageError:
 def conform(param: Parameter, value: Any) -> Any:
     """One value typed by the parameter's schema: text is parsed, JSON values are checked."""
     t = param.type
+    if isinstance(value, Placeholder) and t != "file":  # a local path is never an earlier output
+        return value
     if t == "file":
         if isinstance(value, FileValue):
             return value
@@ -246,7 +261,7 @@ def check_params(action: Action, values: dict[str, Any], slug: str = "SLUG") -> 
             _check_text(p, values[p.name])
             v = conform(p, values[p.name])
             for item in v if p.type == "array" and isinstance(v, list) else [v]:
-                if p.enum and item not in p.enum:
+                if p.enum and item not in p.enum and not isinstance(item, Placeholder):
                     raise UsageError(
                         f"Parameter {p.name!r} must be one of {', '.join(map(str, p.enum))}; got {item!r}.",
                         None,

@@ -11,8 +11,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..basics import redact
 from ..basics.errors import AuthError, UsageError
-from ..catalogue.manifest import Action, Manifest, Parameter, missing_setting, render_url
-from .encoders import FileValue, encode_multipart, encoder, flatten_form, query_pairs, scalar
+from ..catalogue.manifest import Action, Manifest, Parameter
+from ..catalogue.templates import _PLACEHOLDER, missing_setting, render_url
+from .encoders import FileValue, encode_multipart, encoder, flatten_form, path_segment, query_pairs, scalar
 from .request import (
     USER_AGENT,
     Options,
@@ -25,19 +26,6 @@ from .request import (
 
 if TYPE_CHECKING:
     from ..auth.credential import Credential
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _path_segment(value: Any, keep_slashes: bool = False) -> str:
-    """One path segment that can never climb out of the path: ``../x`` -> ``..%2Fx``. With
-    ``keep_slashes`` (an S3 object key) each ``/``-separated part is one such segment, so
-    ``a/../b`` is sent as ``a/%2E%2E/b``: the ``/`` stay and no part is a dot segment."""
-    if keep_slashes:
-        return "/".join(_path_segment(part) for part in scalar(value).split("/"))
-    seg = quote(scalar(value), safe="")
-    return seg.replace(".", "%2E") if seg in {".", ".."} else seg
-
 
 def _is_loopback(host: str) -> bool:
     return host in {"localhost", "::1"} or host.startswith("127.")
@@ -66,6 +54,7 @@ class Invocation:
         self.params = params
         self.credential = credential
         self.options = options
+        self.needs: list[str] = []  # a dry run: the settings it shows as <name>, with how to give them
 
     @property
     def sends_credentials(self) -> bool:
@@ -115,6 +104,8 @@ class Invocation:
             spec = self.manifest.connection_config.get(name)
             if spec is not None and spec.get("default"):
                 return str(spec["default"])
+            if spec is not None and (placeholder or self.options.dry_run):
+                return self._unset(name)
             if placeholder:  # a dry run without a connection
                 return f"<{name}>"
             if spec is not None:
@@ -196,11 +187,18 @@ class Invocation:
 
     # -- building -------------------------------------------------------------------------
 
+    def _unset(self, name: str) -> str:
+        """A dry run shows a connection setting not given yet as ``<name>`` and says how to give it."""
+        error = missing_setting(self.manifest, name, self.options.connection)
+        if f"{error.message} {error.hint}" not in self.needs:
+            self.needs.append(f"{error.message} {error.hint}")
+        return f"<{name}>"
+
     def base_url(self) -> str:
         template = self.action.raw.get("base_url") or self.manifest.base_url
-        return render_url(template, self.credential.config if self.credential else {}, self.manifest).rstrip(
-            "/"
-        )
+        config = self.credential.config if self.credential else {}
+        unset = self._unset if self.options.dry_run else None  # shown, never sent
+        return render_url(template, config, self.manifest, unset).rstrip("/")
 
     def prepare(
         self, overrides: dict[str, Any] | None = None, url: str | None = None, dry_run: bool = False
@@ -209,6 +207,7 @@ class Invocation:
         self._extra_masks = []
         self._auth_sent = False
         self._path_auth = {}
+        self.needs = []
         params = dict(self.params)
         extra_query: list[tuple[str, str]] = []
         extra_body: dict[str, Any] = {}
@@ -244,6 +243,8 @@ class Invocation:
 
             req.binding = credential_binding(self.manifest, cred)  # checked on the way out, each hop
         redact.register(*req.masked)
+        if self.needs:
+            req.note = "\n".join(self.needs)
         return req
 
     def _headers(self, extra: list[tuple[str, str]], user_ctype: str | None = None) -> list[tuple[str, str]]:
@@ -283,9 +284,9 @@ class Invocation:
         else:
             path = action.path
             for p in by_loc["path"]:
-                path = path.replace("{" + p.name + "}", _path_segment(params[p.name], p.keep_slashes))
+                path = path.replace("{" + p.name + "}", path_segment(params[p.name], p.keep_slashes))
             for name, value in self._path_auth.items():  # a credential in the path (Telegram)
-                path = path.replace("{" + name + "}", _path_segment(value))
+                path = path.replace("{" + name + "}", path_segment(value))
             if path and not path.startswith("/") and not path.startswith("?"):
                 path = "/" + path
             url = self.base_url() + path

@@ -95,13 +95,10 @@ class PreparedRequest:
     binding: Binding | None = None  # where the credential it carries may go (auth/binding.py)
 
     def _mask(self, text: str) -> str:
-        for secret in sorted(set(self.masked), key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, redact.MASK)
-                enc = quote(secret, safe="")
-                if enc != secret:
-                    text = text.replace(enc, redact.MASK)
-        return redact.redact(text)
+        """The credential where it is placed and the whole secret anywhere else, never a short
+        secret inside other text (``redact.pattern``)."""
+        values = {s for s in self.masked if s} | {quote(s, safe="") for s in self.masked if s}
+        return redact.redact(redact.mask(text, values))
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--dry-run --json`` shape; secrets masked."""

@@ -144,10 +144,13 @@ def run(
             "Use test_connection, send_email, send_raw_email or verify_address.",
         )
     sender = str(params.get("from") or fields.get("from") or fields.get("username") or "")
+    need = None
     if not sender:
-        raise UsageError(
-            "Who is the email from?", "Pass -p from=you@example.com or set 'from' at authorization."
-        )
+        who = ("Who is the email from?", "Pass -p from=you@example.com or set 'from' at authorization.")
+        if not options.dry_run:
+            raise UsageError(*who)
+        sender = "<from>"  # a dry run shows what it would need
+        need = "the sender is not known: give the parameter 'from' (you@example.com) or set 'from' at authorization."
     recipients = email_recipients(params)
     if not recipients:
         raise UsageError("An email needs at least one recipient.", "Add -p to=someone@example.com")
@@ -161,6 +164,7 @@ def run(
             None,
             msg.as_string(),
             masked=[str(fields.get("password") or "")],
+            note=need,
         )
     from email.utils import formatdate, make_msgid
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..basics.errors import SynthralError, UsageError
+from ..wire.params import Placeholder  # an earlier step's output not known yet (--dry-run): "<step.path>"
 from .flow import _REF, CONNECTOR_META_KEYS, Flow, RunResult, Step, StepResult, StepRunner, _shown, _split, check_flow
 
 
@@ -21,16 +22,6 @@ class StepFailed(SynthralError):
         super().__init__(f"step {result.name!r} failed: {result.error}", result.hint)
         self.exit_code = result.exit_code
         self.step = result
-
-
-class Placeholder:
-    """An earlier step's output that is not known yet (``--dry-run``)."""
-
-    def __init__(self, expr: str) -> None:
-        self.expr = expr
-
-    def __repr__(self) -> str:
-        return f"<{self.expr}>"
 
 
 def lookup(expr: str, context: Mapping[str, Any], step: str) -> Any:
@@ -80,9 +71,7 @@ def interpolate(value: Any, context: Mapping[str, Any], step: str) -> Any:
 
     def text(m: re.Match[str]) -> str:
         found = lookup(m.group(1), context, step)
-        if isinstance(found, Placeholder):
-            return repr(found)
-        if isinstance(found, str):
+        if isinstance(found, str):  # a Placeholder is its "<step.path>" text
             return found
         return json.dumps(found, ensure_ascii=False)
 
@@ -90,9 +79,9 @@ def interpolate(value: Any, context: Mapping[str, Any], step: str) -> Any:
 
 
 def printable(value: Any) -> Any:
-    """Placeholders as ``"<step.path>"`` strings, for ``--dry-run`` output."""
+    """Placeholders as plain ``"<step.path>"`` strings, for ``--dry-run`` output."""
     if isinstance(value, Placeholder):
-        return repr(value)
+        return str.__str__(value)
     if isinstance(value, dict):
         return {k: printable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -240,8 +229,8 @@ class SynthralRunner:
         from ..actions.invoke import PreparedRequest, invoke
 
         out = invoke(self.sy, slug, action, params, self._options(connection, dry_run))
-        if isinstance(out, PreparedRequest):
-            return out.to_dict()
+        if isinstance(out, PreparedRequest):  # with what it would still need (a connection, a setting)
+            return {**out.to_dict(), **({"note": out.note} if out.note else {})}
         return out.result
 
     def run_http(self, request: dict[str, Any], *, dry_run: bool) -> Any:
