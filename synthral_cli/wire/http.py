@@ -1,4 +1,4 @@
-"""HTTP on the wire: send one prepared request with httpx (with retries) and turn the answer into
+"""HTTP on the wire: send one prepared request (httpx, or ``lean.py`` for one call) with retries, turn the answer into
 an ``Outcome`` or a ``ProviderError`` carrying the provider's own message. Refreshing on 401 and
 pagination, which need the credential layer, are in ``actions/deliver.py``.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -126,8 +127,33 @@ def new_client(timeout: float, ca_bundle: str | None) -> httpx.Client:
     )
 
 
-def _client(inv: Invocation) -> httpx.Client:
+def _client(inv: Invocation) -> Any:
+    """One call's client: the lean standard-library one (``lean.py``) when it can send the call
+    as httpx would, else httpx. Pagination (Link headers, many pages) always uses httpx."""
+    from . import lean
+
+    if not inv.options.paginate and lean.usable():
+        opts = inv.options
+        return lean.Client(opts.timeout, opts.ca_bundle, lambda: new_client(opts.timeout, opts.ca_bundle))
     return new_client(inv.options.timeout, inv.options.ca_bundle)
+
+
+def failure_kind(exc: BaseException) -> str | None:
+    """``connect`` (nothing was sent), ``timeout``, ``transport`` (connection broke) or None."""
+    from .lean import Failure
+
+    if isinstance(exc, Failure):
+        return exc.kind
+    httpx = sys.modules.get("httpx")
+    if httpx is None:
+        return None
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return "connect"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.TransportError):
+        return "transport"
+    return None
 
 
 def _host(url: str) -> str:
@@ -135,10 +161,9 @@ def _host(url: str) -> str:
     return parts.netloc or url
 
 
-def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> httpx.Response:
-    """One request with retries; raises ``NetworkError`` when the network fails for good."""
-    import httpx
-
+def send_once(client: Any, inv: Invocation, req: PreparedRequest) -> Any:
+    """One request with retries; raises ``NetworkError`` when the network fails for good.
+    ``client`` is an ``httpx.Client`` or a ``lean.Client``; both fail alike (:func:`failure_kind`)."""
     opts = inv.options
     sleep = opts.sleep or time.sleep
     timeout = req.timeout if req.timeout is not None else opts.timeout
@@ -146,33 +171,37 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
         last = attempt == opts.retries
         try:
             resp = follow(client, req, timeout)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            if "certificate verify failed" in str(exc).lower():
+        except Exception as exc:
+            kind = failure_kind(exc)
+            if kind is None:
+                raise
+            if kind == "connect":
+                if "certificate verify failed" in str(exc).lower():
+                    raise NetworkError(
+                        f"The TLS certificate of {_host(req.url)} is not trusted: {_reason(exc)}.",
+                        "For a private CA pass --ca-bundle FILE (or set SYNTHRAL_CA_BUNDLE).",
+                    ) from None
+                if last:
+                    raise NetworkError(
+                        f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
+                        f"Check your network and the URL; "
+                        f"tried {attempt + 1} time(s) (--retries {opts.retries}).",
+                    ) from None
+                wait, why = backoff(attempt, opts.backoff_base), "connection failed"
+            elif kind == "timeout":
                 raise NetworkError(
-                    f"The TLS certificate of {_host(req.url)} is not trusted: {_reason(exc)}.",
-                    "For a private CA pass --ca-bundle FILE (or set SYNTHRAL_CA_BUNDLE).",
+                    f"No answer from {_host(req.url)} within {timeout:g} s.",
+                    "Try again later, or allow more time with --timeout SECONDS.",
                 ) from None
-            if last:
-                raise NetworkError(
-                    f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
-                    f"Check your network and the URL; "
-                    f"tried {attempt + 1} time(s) (--retries {opts.retries}).",
-                ) from None
-            wait, why = backoff(attempt, opts.backoff_base), "connection failed"
-        except httpx.TimeoutException:
-            raise NetworkError(
-                f"No answer from {_host(req.url)} within {timeout:g} s.",
-                "Try again later, or allow more time with --timeout SECONDS.",
-            ) from None
-        except httpx.TransportError as exc:
-            if last or not inv.idempotent:
-                raise NetworkError(
-                    f"The connection to {_host(req.url)} failed: {_reason(exc)}.",
-                    "Try again; the request may or may not have reached the provider."
-                    if not inv.idempotent
-                    else "Check your network and try again.",
-                ) from None
-            wait, why = backoff(attempt, opts.backoff_base), "connection dropped"
+            else:
+                if last or not inv.idempotent:
+                    raise NetworkError(
+                        f"The connection to {_host(req.url)} failed: {_reason(exc)}.",
+                        "Try again; the request may or may not have reached the provider."
+                        if not inv.idempotent
+                        else "Check your network and try again.",
+                    ) from None
+                wait, why = backoff(attempt, opts.backoff_base), "connection dropped"
         else:
             if resp.status_code not in RETRY_STATUSES or last or not inv.idempotent:
                 return resp
@@ -194,7 +223,7 @@ def _carries_secrets(req: PreparedRequest) -> bool:
     )
 
 
-def follow(client: httpx.Client, req: PreparedRequest, timeout: float) -> httpx.Response:
+def follow(client: Any, req: PreparedRequest, timeout: float) -> Any:
     """Send ``req`` and follow the redirects it may follow (see the module docstring)."""
     from ..auth.binding import EXTENSION, origin
     from ..basics.insecure import is_loopback
