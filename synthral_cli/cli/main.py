@@ -183,6 +183,15 @@ def _run(view: Callable[..., None], opts: dict[str, Any]) -> int:
     return 0
 
 
+def _plain_help(args: list[str]) -> bool:
+    """``[GROUP] [COMMAND] --help`` with no debugging or completion asked for (``helpcache.py``)."""
+    if os.environ.get("_SYNTHRAL_COMPLETE") or os.environ.get("SYNTHRAL_DEBUG"):
+        return False
+    from .helpcache import is_help
+
+    return is_help(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -190,6 +199,16 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None:
             sys.stdout.flush()
             raise SystemExit(code)
+        if _plain_help(args):
+            from . import helpcache
+
+            if helpcache.replay(args):
+                sys.stdout.flush()
+                raise SystemExit(0)
+            from .app import main as typer_main
+
+            helpcache.record(args, lambda: typer_main(args))
+            return
         from .app import main as typer_main
 
         typer_main(args)
