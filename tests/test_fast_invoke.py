@@ -101,3 +101,39 @@ def test_the_installed_command_takes_the_fast_path_without_typer_or_httpx(binpee
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
     heavy = {"typer", "rich", "httpx", "httpcore", "authlib", "yaml", "jsonschema", "importlib.metadata"}
     assert imported & heavy == set()
+
+
+@pytest.mark.parametrize(
+    ("argv", "stored"),
+    [
+        (["token", "bin"], False),
+        (["token", "bin"], True),  # the variable shadows the stored token: a warning on stderr
+        (["token", "bin", "--connection", "work"], True),
+        (["token", "bin", "-c", "nope"], True),
+        (["token", "--connection=work", "bin"], True),
+        (["token", "nosuchslug"], False),
+        (["token", "github"], False),  # no connection at all: exit 3
+    ],
+)
+def test_fast_token_matches_the_typer_command(binpeer, argv, stored, cli, capsys, monkeypatch):
+    from synthral_cli.cli.main import fast_path
+    from tests.invoke_support import put_connection
+
+    if stored:
+        put_connection("bin", method="bearer", secrets={"token": "stored-token-1"})
+        put_connection("bin", name="work", method="bearer", secrets={"token": "stored-token-work"})
+        if "--connection" in argv or "-c" in argv or "--connection=work" in argv:
+            monkeypatch.delenv("SYNTHRAL_BIN_TOKEN")
+    code = fast_path(argv)
+    fast = capsys.readouterr()
+    assert code is not None
+    typer_result = cli(*argv)
+    assert (code, fast.out, fast.err) == (typer_result.exit_code, typer_result.stdout, typer_result.stderr)
+
+
+@pytest.mark.parametrize("argv", [["token"], ["token", "a", "b"], ["token", "bin", "-c"], ["token", "bin", "--help"],
+                                  ["token", "bin", "-c", "a", "-c", "b"], ["token", "bin", "--json"]])
+def test_fast_token_leaves_everything_else_to_typer(argv):
+    from synthral_cli.cli.main import fast_path
+
+    assert fast_path(argv) is None

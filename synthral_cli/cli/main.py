@@ -109,6 +109,35 @@ def _parse_invoke(args: list[str]) -> dict[str, Any] | None:
     return opts
 
 
+def _parse_token(args: list[str]) -> dict[str, Any] | None:
+    """``SLUG [-c/--connection NAME]`` (``--connection=NAME`` too), else None."""
+    opts: dict[str, Any] = {"connection": "default"}
+    positional = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in ("-c", "--connection") and "set" not in opts:
+            if not eq:
+                if i + 1 >= len(args):
+                    return None
+                i += 1
+                value = args[i]
+            if value.startswith("-"):
+                return None
+            opts["connection"], opts["set"] = value, True
+        elif arg.startswith("-") or not arg:
+            return None
+        else:
+            positional.append(arg)
+        i += 1
+    if len(positional) != 1:
+        return None
+    opts.pop("set", None)
+    opts["slug"] = positional[0]
+    return opts
+
+
 def _invoke(rt: Any, opts: dict[str, Any]) -> None:
     from .invoking import invoke_action
 
@@ -130,7 +159,14 @@ def fast_path(argv: list[str]) -> int | None:
         return 0
     view: Callable[..., None]
     opts: dict[str, Any]
-    if argv[:1] == ["invoke"]:
+    if argv[:1] == ["token"]:
+        parsed_token = _parse_token(argv[1:])
+        if parsed_token is None:
+            return None
+        from .tokens import print_token as view
+
+        opts = parsed_token
+    elif argv[:1] == ["invoke"]:
         parsed_invoke = _parse_invoke(argv[1:])
         if parsed_invoke is None:
             return None
