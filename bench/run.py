@@ -422,6 +422,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="run only these benchmarks")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--json", action="store_true", help="print rows as JSON too")
+    parser.add_argument("--more", action="store_true", help="with --vs: also token, --help and invoke --help")
     parser.add_argument("--dev", action="store_true",
                         help="time this interpreter's synthral (e.g. an editable install), not a fresh pip install")
     parser.add_argument("--vs", metavar="GIT_REF",
