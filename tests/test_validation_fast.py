@@ -78,3 +78,12 @@ def test_the_problems_are_worded_by_jsonschema_either_way(monkeypatch):
     monkeypatch.setattr(validation, "_fast", [None])
     assert validation.validate_dict(broken) == with_fast and with_fast
     assert validation.validate_dict(BUNDLED[0]) == []
+
+
+def test_text_jsonschema_rs_cannot_take_goes_to_jsonschema():
+    """A lone surrogate (undecodable bytes in a file) is refused by jsonschema-rs's encoder; the
+    slow path then decides, as it would without jsonschema-rs."""
+    doc = json.loads(json.dumps(BUNDLED[0]))
+    doc["slug"] = "github\udcff"
+    problems = validation.validate_dict(doc)
+    assert problems and all("\n" not in p for p in problems)

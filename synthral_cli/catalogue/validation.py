@@ -45,6 +45,15 @@ def _fast_validator() -> Any:
     return _fast[0]
 
 
+def _fast_valid(fast: Any, doc: Any) -> bool:
+    """jsonschema-rs's yes; anything it cannot take (a lone surrogate from a broken file) is a
+    no, and ``jsonschema`` then decides and words it."""
+    try:
+        return bool(fast.is_valid(doc))
+    except Exception:  # noqa: BLE001 - e.g. UnicodeEncodeError: the slow path answers
+        return False
+
+
 def _field_path(doc: Any, path: list[Any]) -> str:
     """``['actions', 2, 'parameters', 0, 'in']`` -> ``actions[send].parameters[channel].in``."""
     out: list[str] = []
@@ -104,7 +113,7 @@ def validate_dict(doc: Any) -> list[str]:
     if not_json:  # a YAML date or a numeric key would break the JSON catalogue cache
         return not_json
     fast = _fast_validator()
-    if fast is not None and fast.is_valid(doc):
+    if fast is not None and _fast_valid(fast, doc):
         return _semantic_problems(doc)
     problems = []
     for err in sorted(_schema_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
