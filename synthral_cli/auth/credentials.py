@@ -25,6 +25,7 @@ back, with the same compare-and-swap, for up to ``SAVE_RETRY`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,7 @@ from .expiry import LIFETIME_KEY
 from .expiry import expiring as _expiring
 from .tokens import TokenSet
 
-TOUCH_EVERY = 60.0  # seconds: last_used_at is recorded to the minute
+TOUCH_EVERY = 60.0  # seconds: last_used_at to the minute (a write and sync per call would cost loops)
 
 if TYPE_CHECKING:
     from ..store.model import Connection
@@ -211,10 +212,8 @@ def resolve(sy: Synthral, manifest: Manifest, connection: str = "default") -> Cr
     if manifest.auth_type == "oauth2" and _expiring(conn):
         conn = refresh_connection(sy, manifest, connection)
     if conn.last_used_at is None or abs(time.time() - conn.last_used_at) >= TOUCH_EVERY:
-        try:  # a write (and a sync) per call would cost a script's loop more than the call itself
+        with contextlib.suppress(Exception):  # last_used_at is a courtesy, never a failure
             sy.store.touch(slug, connection)
-        except Exception:  # noqa: BLE001, S110 - last_used_at is a courtesy, never a failure
-            pass
     return _to_credential(manifest, conn, sy=sy)
 
 
@@ -247,7 +246,6 @@ def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> TokenSet:
     """A new token from the token endpoint, which must be one the connection is bound to (the
     request carries the refresh token and the app's client secret)."""
     from . import grants  # Authlib, httpx and TLS: only when a token is renewed
-
     ca = sy.settings.ca_bundle
     origins = bound_origins(sy, manifest, conn)
     if conn.method == "client_credentials" and not conn.secrets.get("refresh_token"):
@@ -329,7 +327,6 @@ def refresh_connection(
             if not force and not _expiring(conn):
                 return conn
             from .grants import InvalidGrant
-
             try:
                 tokens = _renew(sy, manifest, conn)
             except InvalidGrant as exc:
