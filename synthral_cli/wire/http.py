@@ -20,13 +20,14 @@ from __future__ import annotations
 import email.utils
 import json
 import random
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..basics.errors import NetworkError, ProviderError
 from ..catalogue.syntax import split_path
+from . import lean
+from .lean import failure_kind
 from .prepare import Invocation
 from .request import PreparedRequest
 from .response import Outcome, ProviderAuthError
@@ -128,32 +129,11 @@ def new_client(timeout: float, ca_bundle: str | None) -> httpx.Client:
 
 
 def _client(inv: Invocation) -> Any:
-    """One call's client: the lean standard-library one (``lean.py``) when it can send the call
-    as httpx would, else httpx. Pagination (Link headers, many pages) always uses httpx."""
-    from . import lean
-
-    if not inv.options.paginate and lean.usable():
-        opts = inv.options
+    """The lean standard-library client (``lean.py``) when it may send the call, else httpx."""
+    opts = inv.options
+    if not opts.paginate and lean.usable():
         return lean.Client(opts.timeout, opts.ca_bundle, lambda: new_client(opts.timeout, opts.ca_bundle))
-    return new_client(inv.options.timeout, inv.options.ca_bundle)
-
-
-def failure_kind(exc: BaseException) -> str | None:
-    """``connect`` (nothing was sent), ``timeout``, ``transport`` (connection broke) or None."""
-    from .lean import Failure
-
-    if isinstance(exc, Failure):
-        return exc.kind
-    httpx = sys.modules.get("httpx")
-    if httpx is None:
-        return None
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return "connect"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.TransportError):
-        return "transport"
-    return None
+    return new_client(opts.timeout, opts.ca_bundle)
 
 
 def _host(url: str) -> str:
@@ -162,8 +142,7 @@ def _host(url: str) -> str:
 
 
 def send_once(client: Any, inv: Invocation, req: PreparedRequest) -> Any:
-    """One request with retries; raises ``NetworkError`` when the network fails for good.
-    ``client`` is an ``httpx.Client`` or a ``lean.Client``; both fail alike (:func:`failure_kind`)."""
+    """One request with retries (httpx or lean client); ``NetworkError`` when the network fails for good."""
     opts = inv.options
     sleep = opts.sleep or time.sleep
     timeout = req.timeout if req.timeout is not None else opts.timeout

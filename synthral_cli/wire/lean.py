@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -50,6 +51,24 @@ class Failure(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+def failure_kind(exc: BaseException) -> str | None:
+    """What a client's exception means: ``connect`` (nothing was sent), ``timeout`` (no answer
+    in time), ``transport`` (the connection broke), or None (not a network failure); for
+    :class:`Failure` and for httpx's exceptions alike."""
+    if isinstance(exc, Failure):
+        return exc.kind
+    httpx = sys.modules.get("httpx")
+    if httpx is None:
+        return None
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return "connect"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.TransportError):
+        return "transport"
+    return None
 
 
 def usable(env: Mapping[str, str] | None = None) -> bool:
