@@ -113,10 +113,10 @@ def validate_dict(doc: Any) -> list[str]:
     if not_json:  # a YAML date or a numeric key would break the JSON catalogue cache
         return not_json
     fast = _fast_validator()
-    if fast is not None and _fast_valid(fast, doc):
-        return _semantic_problems(doc)
     problems = []
-    for err in sorted(_schema_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+    valid_shape = fast is not None and _fast_valid(fast, doc)  # then jsonschema has nothing to say
+    errors = [] if valid_shape else _schema_validator().iter_errors(doc)
+    for err in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         problems.append(f"{_field_path(doc, list(err.absolute_path))}: {_message(err)}")
     # The checks a schema cannot express run too, so one pass names every problem (a bad URL
     # is not hidden until a missing field is fixed). Where the schema already refused the

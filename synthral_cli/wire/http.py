@@ -137,8 +137,7 @@ def _client(inv: Invocation) -> Any:
 
 
 def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.netloc or url
+    return urlsplit(url).netloc or url
 
 
 def send_once(client: Any, inv: Invocation, req: PreparedRequest) -> Any:
