@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 from ..basics.errors import NetworkError, ProviderError
 from ..catalogue.syntax import split_path
 from . import lean
-from .lean import failure_kind
 from .prepare import Invocation
 from .request import PreparedRequest
 from .response import Outcome, ProviderAuthError
@@ -150,8 +149,7 @@ def send_once(client: Any, inv: Invocation, req: PreparedRequest) -> Any:
         try:
             resp = follow(client, req, timeout)
         except Exception as exc:
-            kind = failure_kind(exc)
-            if kind is None:
+            if (kind := lean.failure_kind(exc)) is None:
                 raise
             if kind == "connect":
                 if "certificate verify failed" in str(exc).lower():
