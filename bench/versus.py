@@ -203,6 +203,12 @@ def compare(args: argparse.Namespace, tmp: Path, local_httpbin: Callable[[], Abs
             ("synthral invoke (stored bearer token, GET local httpbin, --json)",
              lambda s: [s.synthral, "invoke", "benchbin", "bearer", "--json"], lambda s: s.env),
         ]
+        if args.more:
+            measured += [
+                ("synthral token (stored)", lambda s: [s.synthral, "token", "benchbin"], lambda s: s.env),
+                ("synthral --help", lambda s: [s.synthral, "--help"], lambda s: s.env),
+                ("synthral invoke --help", lambda s: [s.synthral, "invoke", "--help"], lambda s: s.env),
+            ]
         for name, cmd, env in measured:
             print(f"bench: {name} ...", file=sys.stderr, flush=True)
             wall, cpu = interleaved([(cmd(s), env(s)) for s in sides], args.runs, args.warmup)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Refresh = Callable[[], "Credential | None"]
 
 
-def _exchange(refresh: Refresh | None, client: httpx.Client, inv: Invocation, **prepare: Any) -> httpx.Response:
+def _exchange(refresh: Refresh | None, client: Any, inv: Invocation, **prepare: Any) -> Any:
     """Send; on 401 refresh the credential once (``refresh()``) and send again."""
     resp = send_once(client, inv, inv.prepare(**prepare))
     if resp.status_code == 401 and inv.sends_credentials and inv.credential is not None and refresh is not None:

@@ -26,6 +26,7 @@ back, with the same compare-and-swap, for up to ``SAVE_RETRY`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from ..basics.errors import AuthError, UsageError
 from ..basics.settings import client_id_var, client_secret_var, token_var
 from ..catalogue.manifest import Manifest
-from . import grants
 from .apps import app_credentials
 from .binding import (
     Binding,
@@ -45,6 +45,8 @@ from .envcreds import env_settings, from_environment
 from .expiry import LIFETIME_KEY
 from .expiry import expiring as _expiring
 from .tokens import TokenSet
+
+TOUCH_EVERY = 60.0  # seconds: last_used_at to the minute (a write and sync per call would cost loops)
 
 if TYPE_CHECKING:
     from ..store.model import Connection
@@ -156,10 +158,9 @@ def _resolve(sy: Synthral, manifest: Manifest, connection: str) -> Credential:
         return nango.credential(sy, manifest, conn)  # type: ignore[no-any-return]
     if manifest.auth_type == "oauth2" and _expiring(conn):
         conn = refresh_connection(sy, manifest, connection)
-    try:
-        sy.store.touch(slug, connection)
-    except Exception:  # noqa: BLE001, S110 - last_used_at is a courtesy, never a failure
-        pass
+    if conn.last_used_at is None or abs(time.time() - conn.last_used_at) >= TOUCH_EVERY:
+        with contextlib.suppress(Exception):  # last_used_at is a courtesy, never a failure
+            sy.store.touch(slug, connection)
     return _to_credential(manifest, conn, sy=sy)
 
 
@@ -191,6 +192,7 @@ def renewable(manifest: Manifest, conn: Connection) -> bool:
 def _renew(sy: Synthral, manifest: Manifest, conn: Connection) -> TokenSet:
     """A new token from the token endpoint, which must be one the connection is bound to (the
     request carries the refresh token and the app's client secret)."""
+    from . import grants  # Authlib, httpx and TLS: only when a token is renewed
     ca = sy.settings.ca_bundle
     origins = bound_origins(sy, manifest, conn)
     if conn.method == "client_credentials" and not conn.secrets.get("refresh_token"):
@@ -271,9 +273,10 @@ def refresh_connection(
                 return conn  # another process refreshed it already
             if not force and not _expiring(conn):
                 return conn
+            from .grants import InvalidGrant
             try:
                 tokens = _renew(sy, manifest, conn)
-            except grants.InvalidGrant as exc:
+            except InvalidGrant as exc:
                 refused = (exc, conn.version)
             else:
                 if not conn.origins:  # stored before binding: record what it was checked against

@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
-import ssl
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    import ssl
 
 
 def context(ca_bundle: str | None = None) -> ssl.SSLContext:
     """A verifying SSL context trusting ``ca_bundle`` (a PEM file) or, without one, the system."""
+    import ssl
+
     if not ca_bundle:
         return ssl.create_default_context()
     try:

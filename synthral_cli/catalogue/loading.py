@@ -195,15 +195,14 @@ def index_folder(folder: Path, *, bundled: bool, cache: CacheFiles | None) -> Fo
     if not entries:  # no folder, or no manifests in it: nothing to parse or validate
         return FolderIndex(folder, bundled, {}, {}, [], "{}", cache, key, {})
     from .origins import origins
-    from .validation import validate_file
+    from .validation import validate_files
 
     fragments: dict[str, str] = {}
     files: dict[str, str] = {}  # only where the file is not <slug>.yaml
     full: dict[str, dict[str, Any]] = {}
     where: dict[str, dict[str, str]] = {}
     problems: list[str] = []
-    for e in entries:
-        doc, errs = validate_file(Path(e.path))
+    for e, (doc, errs) in zip(entries, validate_files([Path(e.path) for e in entries]), strict=True):
         if doc is None:
             problems.extend(errs)
             continue

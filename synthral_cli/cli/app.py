@@ -256,6 +256,7 @@ def _register() -> None:
     """One line per command group; each module imports only Typer at module level."""
     from . import (
         authorize,
+        batch,
         completion,
         configure,
         connections,
@@ -279,6 +280,7 @@ def _register() -> None:
     authorize.register(app)  # authorize, refresh, token
     invoke.register(app)  # invoke, request, test
     run.register(app)
+    batch.register(app)
     app.add_typer(nango.app, name="nango")
     mcp.register(app)  # mcp, tools export
     completion.register(app)

@@ -356,21 +356,9 @@ def token(ctx: typer.Context, slug: str = SLUG, connection: str = CONNECTION_OPT
 
     Example: curl -H "Authorization: Bearer $(synthral token github)" https://api.github.com/user
     """
-    from ..auth import credentials
-    from ..basics.errors import UsageError
+    from .tokens import print_token
 
-    rt = runtime(ctx)
-    manifest = rt.catalogue.get(slug)
-    cred = credentials.resolve(rt.sy, manifest, connection)
-    for key in ("access_token", "token", "api_key"):
-        if cred.secrets.get(key):
-            sys.stdout.write(cred.secrets[key] + "\n")
-            sys.stdout.flush()
-            return
-    raise UsageError(
-        f"{slug} uses {manifest.auth_type} credentials; there is no single token to print.",
-        f"Use `synthral invoke {slug} ...` or `synthral request {slug} ...`, which apply them.",
-    )
+    print_token(runtime(ctx), slug, connection)
 
 
 def register(root: typer.Typer) -> None:

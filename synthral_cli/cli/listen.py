@@ -51,9 +51,9 @@ def _read_secret() -> str:
     from ..basics.redact import register
 
     if sys.stdin.isatty():
-        import getpass
+        from . import ui
 
-        value = getpass.getpass("webhook signing secret: ", stream=sys.stderr)
+        value = ui.hidden("webhook signing secret: ")  # Ctrl-D: a cancellation, exit 130
     else:
         value = sys.stdin.readline().rstrip("\r\n")
     if not value:

@@ -165,9 +165,10 @@ def table(
     """A table: Rich on a terminal, plain tab-separated text when piped. The ``identifiers``
     columns (slugs, action names: what people copy and paste) never wrap; the others do."""
     if not _rich_wanted():
-        sys.stdout.write("\t".join(_cell(c).upper() for c in columns) + "\n")
-        for row in rows:
-            sys.stdout.write("\t".join(_cell(v) for v in row) + "\n")
+        lines = ["\t".join(_cell(c).upper() for c in columns)]
+        # a clean string is its own cell: 10,000 rows in one write, without a call per cell
+        lines.extend("\t".join([v if type(v) is str and v.isprintable() else _cell(v) for v in row]) for row in rows)
+        sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich.table import Table
 

@@ -36,16 +36,20 @@ def connection_rows(
     var_of: dict[str, str] = {}
     health = {1: "ok", 0: "failed", None: "unreachable"}  # never tested: "untested"
     rows: list[dict[str, Any]] = []
+    scope_lists: dict[Any, list[str]] = {}  # the same few scope lists, parsed once each
     for slug, name, method, scopes, expires_at, ok, tested, reauth in store.backend.report_rows():
         var = var_of.get(slug)
         if var is None:
             var = var_of[slug] = token_var(slug)
+        parsed = scope_lists.get(scopes)
+        if parsed is None:
+            parsed = scope_lists[scopes] = json_column(scopes, [])
         rows.append(
             {
                 "connector_slug": slug,
                 "connection": name,
                 "method": method,
-                "scopes": json_column(scopes, []),
+                "scopes": list(parsed),
                 "expires_at": expires_at,
                 "health": "untested" if tested is None else health[ok],
                 "last_tested_at": tested,

@@ -1,4 +1,4 @@
-"""HTTP on the wire: send one prepared request with httpx (with retries) and turn the answer into
+"""HTTP on the wire: send one prepared request (httpx, or ``lean.py`` for one call) with retries, turn the answer into
 an ``Outcome`` or a ``ProviderError`` carrying the provider's own message. Refreshing on 401 and
 pagination, which need the credential layer, are in ``actions/deliver.py``.
 
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ..basics.errors import NetworkError, ProviderError
 from ..catalogue.syntax import split_path
+from . import lean
 from .prepare import Invocation
 from .request import PreparedRequest
 from .response import Outcome, ProviderAuthError
@@ -126,19 +127,20 @@ def new_client(timeout: float, ca_bundle: str | None) -> httpx.Client:
     )
 
 
-def _client(inv: Invocation) -> httpx.Client:
-    return new_client(inv.options.timeout, inv.options.ca_bundle)
+def _client(inv: Invocation) -> Any:
+    """The lean standard-library client (``lean.py``) when it may send the call, else httpx."""
+    opts = inv.options
+    if not opts.paginate and lean.usable():
+        return lean.Client(opts.timeout, opts.ca_bundle, lambda: new_client(opts.timeout, opts.ca_bundle))
+    return new_client(opts.timeout, opts.ca_bundle)
 
 
 def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.netloc or url
+    return urlsplit(url).netloc or url
 
 
-def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> httpx.Response:
-    """One request with retries; raises ``NetworkError`` when the network fails for good."""
-    import httpx
-
+def send_once(client: Any, inv: Invocation, req: PreparedRequest) -> Any:
+    """One request with retries (httpx or lean client); ``NetworkError`` when the network fails for good."""
     opts = inv.options
     sleep = opts.sleep or time.sleep
     timeout = req.timeout if req.timeout is not None else opts.timeout
@@ -146,33 +148,36 @@ def send_once(client: httpx.Client, inv: Invocation, req: PreparedRequest) -> ht
         last = attempt == opts.retries
         try:
             resp = follow(client, req, timeout)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            if "certificate verify failed" in str(exc).lower():
+        except Exception as exc:
+            if (kind := lean.failure_kind(exc)) is None:
+                raise
+            if kind == "connect":
+                if "certificate verify failed" in str(exc).lower():
+                    raise NetworkError(
+                        f"The TLS certificate of {_host(req.url)} is not trusted: {_reason(exc)}.",
+                        "For a private CA pass --ca-bundle FILE (or set SYNTHRAL_CA_BUNDLE).",
+                    ) from None
+                if last:
+                    raise NetworkError(
+                        f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
+                        # (no option named: `test`, `run` and the library retry too, without --retries)
+                        f"Check your network and the URL; tried {attempt + 1} time(s).",
+                    ) from None
+                wait, why = backoff(attempt, opts.backoff_base), "connection failed"
+            elif kind == "timeout":
                 raise NetworkError(
-                    f"The TLS certificate of {_host(req.url)} is not trusted: {_reason(exc)}.",
-                    "For a private CA pass --ca-bundle FILE (or set SYNTHRAL_CA_BUNDLE).",
+                    f"No answer from {_host(req.url)} within {timeout:g} s.",
+                    "Try again later, or allow more time with --timeout SECONDS.",
                 ) from None
-            if last:
-                raise NetworkError(
-                    f"Could not connect to {_host(req.url)}: {_reason(exc)}.",
-                    # (no option named: `test`, `run` and the library retry too, without --retries)
-                    f"Check your network and the URL; tried {attempt + 1} time(s).",
-                ) from None
-            wait, why = backoff(attempt, opts.backoff_base), "connection failed"
-        except httpx.TimeoutException:
-            raise NetworkError(
-                f"No answer from {_host(req.url)} within {timeout:g} s.",
-                "Try again later, or allow more time with --timeout SECONDS.",
-            ) from None
-        except httpx.TransportError as exc:
-            if last or not inv.idempotent:
-                raise NetworkError(
-                    f"The connection to {_host(req.url)} failed: {_reason(exc)}.",
-                    "Try again; the request may or may not have reached the provider."
-                    if not inv.idempotent
-                    else "Check your network and try again.",
-                ) from None
-            wait, why = backoff(attempt, opts.backoff_base), "connection dropped"
+            else:
+                if last or not inv.idempotent:
+                    raise NetworkError(
+                        f"The connection to {_host(req.url)} failed: {_reason(exc)}.",
+                        "Try again; the request may or may not have reached the provider."
+                        if not inv.idempotent
+                        else "Check your network and try again.",
+                    ) from None
+                wait, why = backoff(attempt, opts.backoff_base), "connection dropped"
         else:
             if resp.status_code not in RETRY_STATUSES or last or not inv.idempotent:
                 return resp
@@ -194,7 +199,7 @@ def _carries_secrets(req: PreparedRequest) -> bool:
     )
 
 
-def follow(client: httpx.Client, req: PreparedRequest, timeout: float) -> httpx.Response:
+def follow(client: Any, req: PreparedRequest, timeout: float) -> Any:
     """Send ``req`` and follow the redirects it may follow (see the module docstring)."""
     from ..auth.binding import EXTENSION, origin
     from ..basics.insecure import is_loopback
