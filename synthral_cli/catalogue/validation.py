@@ -252,8 +252,8 @@ def _semantic_problems(doc: dict[str, Any], problems: list[str]) -> list[str]:
                 problems.append(f"{where}.body: raw needs exactly one parameter with in: body")
     if "test_connection" not in names:
         problems.append("actions: every connector needs a test_connection action")
-    problems += _pin_problems(doc) + _identity_scope_problems(doc)
-    return problems + webhook_problems(doc)
+    problems += _pin_problems(doc) + _identity_scope_problems(doc) + webhook_problems(doc)
+    return problems
 
 
 def _pin_problems(doc: dict[str, Any]) -> list[str]:
