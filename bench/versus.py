@@ -101,7 +101,8 @@ def install(sides: list[Side], quick: bool) -> None:
             (purelib / "bench-shared-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
         log = open(side.root / "pip.log", "w")  # noqa: SIM115 - closed below
         cmd = [sys.executable, "-m", "pip", "--python", side.python, "install", "--quiet", "--compile",
-               "--no-input", "--disable-pip-version-check", *extra, str(side.source)]
+               "--no-input", "--disable-pip-version-check", *extra,
+               f"{side.source}[postgres]"]  # the teams group times the PostgreSQL store too
         procs.append((side, log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
     for side, log, proc in procs:
         rc = proc.wait()
