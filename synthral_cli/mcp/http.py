@@ -14,25 +14,16 @@ is required on every request (compared in constant time), whatever the host.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import UsageError
+from ..basics.insecure import is_loopback
 from .server import ServerOptions, SynthralTools, build_server
 
 if TYPE_CHECKING:
     from ..api import Synthral
 
 MIN_TOKEN = 16
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, allow_remote: bool, token: str | None) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..basics.insecure import is_loopback
 from .logs import event
-from .options import is_loopback
 from .replies import dumps, error_body
 
 if TYPE_CHECKING:

@@ -3,14 +3,14 @@ listen (loopback unless ``--allow-remote``, and then only with TLS or ``--insecu
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..basics.errors import UsageError
+from ..basics.insecure import is_loopback  # noqa: F401 - re-read by middleware.py
+from ..basics.listening import check_exposure, check_tls_files
 
 DEFAULT_MAX_BODY = 1024 * 1024  # bytes
-LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 
 
 @dataclass
@@ -33,23 +33,9 @@ class ServeOptions:
         return self.tls_cert is not None
 
 
-def is_loopback(host: str) -> bool:
-    name = host.strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def check(options: ServeOptions) -> None:
     """Refuse a bind that would expose the API without the person asking for it."""
-    if (options.tls_cert is None) != (options.tls_key is None):
-        raise UsageError("--tls-cert and --tls-key go together.", "Pass both: --tls-cert cert.pem --tls-key key.pem")
-    for what, path in (("--tls-cert", options.tls_cert), ("--tls-key", options.tls_key)):
-        if path is not None and not path.is_file():
-            raise UsageError(f"{what} {path} is not a readable file.", "Check the path.")
+    check_tls_files(options.tls_cert, options.tls_key)
     if options.max_body < 1024:
         raise UsageError("--max-body must be at least 1024 bytes.", None)
     for origin in options.cors_origins:
@@ -62,16 +48,12 @@ def check(options: ServeOptions) -> None:
             "--cors-origin '*' would let every web page call this API with a key it holds.",
             "Name the origins that may call it, e.g. --cors-origin https://app.example.com",
         )
-    if is_loopback(options.host):
-        return
-    if not options.allow_remote:
-        raise UsageError(
-            f"--host {options.host} would accept connections from other machines.",
-            "Add --allow-remote (with --tls-cert/--tls-key, or --insecure-http behind a TLS proxy), "
-            "or keep the default 127.0.0.1.",
-        )
-    if not options.tls and not options.insecure_http:
-        raise UsageError(
-            f"Serving on {options.host} without TLS would send API keys and tokens in clear text.",
-            "Pass --tls-cert and --tls-key, or --insecure-http when a TLS proxy sits in front.",
-        )
+    check_exposure(
+        options.host,
+        allow_remote=options.allow_remote,
+        tls=options.tls,
+        insecure_http=options.insecure_http,
+        exposed="accept connections from other machines",
+        keep="Keep the default 127.0.0.1",
+        cleartext="API keys and tokens",
+    )

@@ -8,15 +8,14 @@ front), like ``synthral serve``: a tunnel or reverse proxy on this machine is th
 
 from __future__ import annotations
 
-import ipaddress
 import signal
-import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..basics.errors import UsageError
+from ..basics.listening import bind, check_exposure, check_tls_files
 from . import logs
 from .dispatch import Dispatcher, Handler
 from .receiver import Counts, Receiver
@@ -26,7 +25,6 @@ from .writer import SpoolWriter
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_WINDOW = 24 * 3600.0
-LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 
 
 @dataclass
@@ -52,16 +50,6 @@ class Outcome:
     output_closed: bool
 
 
-def is_loopback(host: str) -> bool:
-    name = host.strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def check(options: ListenOptions) -> None:
     """Refuse a bind that would expose the receiver without the person asking for it."""
     if not options.path.startswith("/"):
@@ -70,47 +58,21 @@ def check(options: ListenOptions) -> None:
         raise UsageError("--max-body must be at least 1024 bytes.", None)
     if options.dedupe_window < 0:
         raise UsageError("--dedupe-window cannot be negative.", "Example: --dedupe-window 24h")
-    if (options.tls_cert is None) != (options.tls_key is None):
-        raise UsageError("--tls-cert and --tls-key go together.", "Pass both: --tls-cert cert.pem --tls-key key.pem")
-    for what, path in (("--tls-cert", options.tls_cert), ("--tls-key", options.tls_key)):
-        if path is not None and not path.is_file():
-            raise UsageError(f"{what} {path} is not a readable file.", "Check the path.")
+    check_tls_files(options.tls_cert, options.tls_key)
     if options.public_url is not None and not options.public_url.startswith(("http://", "https://")):
         raise UsageError(
             f"--public-url {options.public_url!r} is not an http(s) URL.",
             "Give the URL the provider calls, e.g. --public-url https://hooks.example.com/stripe",
         )
-    if is_loopback(options.host):
-        return
-    if not options.allow_remote:
-        raise UsageError(
-            f"--host {options.host} would accept deliveries from other machines directly.",
-            "Keep the default 127.0.0.1 behind a tunnel or reverse proxy, or add --allow-remote "
-            "(with --tls-cert/--tls-key, or --insecure-http behind a TLS proxy).",
-        )
-    if options.tls_cert is None and not options.insecure_http:
-        raise UsageError(
-            f"Listening on {options.host} without TLS would carry event payloads in clear text.",
-            "Pass --tls-cert and --tls-key, or --insecure-http when a TLS proxy sits in front.",
-        )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as exc:
-        sock.close()
-        raise UsageError(
-            f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
-            "Pick another --port (0 picks a free one), or stop what uses it.",
-        ) from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+    check_exposure(
+        options.host,
+        allow_remote=options.allow_remote,
+        tls=options.tls_cert is not None,
+        insecure_http=options.insecure_http,
+        exposed="accept deliveries from other machines directly",
+        keep="Keep the default 127.0.0.1 behind a tunnel or reverse proxy",
+        cleartext="event payloads",
+    )
 
 
 def run(
