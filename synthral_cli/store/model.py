@@ -79,3 +79,33 @@ def json_column(text: str | None, empty: Any) -> Any:
     if not text or text == "[]" or text == "{}":
         return type(empty)()
     return _scan(text, 0)[0]
+
+
+# The connection row's metadata columns, in this order, on every backend (the secret comes after).
+CONNECTION_COLUMNS = (
+    "slug, name, method, scopes, expires_at, config, metadata, created_at, updated_at, last_used_at, "
+    "last_test_ok, last_test_at, last_test_message, needs_reauth, version, origins"
+)
+
+
+def connection_from_row(r: tuple[Any, ...]) -> Connection:
+    """Columns in ``CONNECTION_COLUMNS`` order; positional arguments follow the dataclass field order."""
+    return Connection(
+        r[0],
+        r[1],
+        r[2],
+        json_column(r[3], []),
+        r[4],
+        json_column(r[5], {}),
+        {},
+        json_column(r[6], {}),
+        r[7],
+        r[8],
+        r[9],
+        None if r[10] is None else bool(r[10]),
+        r[11],
+        r[12],
+        bool(r[13]),
+        r[14],
+        json_column(r[15], []),
+    )

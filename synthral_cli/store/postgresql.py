@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import NetworkError, StoreError, UsageError
-from .model import AppCredentials, Connection, json_column
+from .model import CONNECTION_COLUMNS, AppCredentials, Connection, connection_from_row
 from .pg_schema import LOCK_CLASS, ROW_LOCK_CLASS, STORE_LOCK, current, migrate
 from .pg_url import connect_kwargs, psycopg_module, safe_location
 
@@ -39,38 +39,12 @@ if TYPE_CHECKING:
 
 IDLE_IN_TRANSACTION = 120_000  # ms: a stuck process loses its transaction (and its locks) after this
 
-_COLUMNS = (
-    "slug, name, method, scopes, expires_at, config, metadata, created_at, updated_at, last_used_at, "
-    "last_test_ok, last_test_at, last_test_message, needs_reauth, version, origins"
-)
 _WRITE = (
-    f"INSERT INTO synthral.connections ({_COLUMNS}, secret) VALUES ({', '.join(['%s'] * 17)}) "  # noqa: S608
+    f"INSERT INTO synthral.connections ({CONNECTION_COLUMNS}, secret) VALUES ({', '.join(['%s'] * 17)}) "  # noqa: S608
     "ON CONFLICT (slug, name) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in [*_COLUMNS.split(", ")[2:], "secret"])
+    + ", ".join(f"{c} = excluded.{c}" for c in [*CONNECTION_COLUMNS.split(", ")[2:], "secret"])
     + " WHERE synthral.connections.version = %s"
 )
-
-
-def _row_to_connection(r: tuple[Any, ...]) -> Connection:
-    return Connection(
-        r[0],
-        r[1],
-        r[2],
-        json_column(r[3], []),
-        r[4],
-        json_column(r[5], {}),
-        {},
-        json_column(r[6], {}),
-        r[7],
-        r[8],
-        r[9],
-        None if r[10] is None else bool(r[10]),
-        r[11],
-        r[12],
-        bool(r[13]),
-        int(r[14]),
-        json_column(r[15], []),
-    )
 
 
 class PostgresBackend:
@@ -261,10 +235,10 @@ class PostgresBackend:
 
     def get_row(self, slug: str, name: str) -> tuple[Connection, bytes] | None:
         row = self._execute(
-            f"SELECT {_COLUMNS}, secret FROM synthral.connections WHERE slug = %s AND name = %s",  # noqa: S608
+            f"SELECT {CONNECTION_COLUMNS}, secret FROM synthral.connections WHERE slug = %s AND name = %s",  # noqa: S608
             (slug, name),
         ).fetchone()
-        return None if row is None else (_row_to_connection(row), bytes(row[16]))
+        return None if row is None else (connection_from_row(row), bytes(row[16]))
 
     def version_of(self, slug: str, name: str) -> tuple[int, float | None] | None:
         row = self._execute(
@@ -273,8 +247,8 @@ class PostgresBackend:
         return None if row is None else (int(row[0]), row[1])
 
     def list_rows(self) -> list[Connection]:
-        sql = f"SELECT {_COLUMNS} FROM synthral.connections ORDER BY slug, name"  # noqa: S608 - constants
-        return [_row_to_connection(r) for r in self._execute(sql).fetchall()]
+        sql = f"SELECT {CONNECTION_COLUMNS} FROM synthral.connections ORDER BY slug, name"  # noqa: S608 - constants
+        return [connection_from_row(r) for r in self._execute(sql).fetchall()]
 
     def report_rows(self) -> Iterator[ReportRow]:
         return iter(

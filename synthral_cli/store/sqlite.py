@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import NetworkError, StoreError
-from .model import AppCredentials, Connection, json_column
+from .model import CONNECTION_COLUMNS, AppCredentials, Connection, connection_from_row
 from .sqlite_schema import foreign, migrate, schema_state
 
 if TYPE_CHECKING:
@@ -30,39 +30,12 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT = 30.0  # seconds: long enough for a queue of processes waiting on one refresh
 
-_COLUMNS = (
-    "slug, name, method, scopes, expires_at, config, metadata, created_at, updated_at, last_used_at, "
-    "last_test_ok, last_test_at, last_test_message, needs_reauth, version, origins"
-)
 _WRITE = (
-    f"INSERT INTO connections ({_COLUMNS}, secret) VALUES ({', '.join('?' * 17)}) "  # noqa: S608 - constants
+    f"INSERT INTO connections ({CONNECTION_COLUMNS}, secret) VALUES ({', '.join('?' * 17)}) "  # noqa: S608 - constants
     "ON CONFLICT(slug, name) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in [*_COLUMNS.split(", ")[2:], "secret"])
+    + ", ".join(f"{c} = excluded.{c}" for c in [*CONNECTION_COLUMNS.split(", ")[2:], "secret"])
     + " WHERE connections.version = ?"
 )
-
-
-def _row_to_connection(r: tuple[Any, ...]) -> Connection:
-    """Columns in ``_COLUMNS`` order; positional arguments follow the dataclass field order."""
-    return Connection(
-        r[0],
-        r[1],
-        r[2],
-        json_column(r[3], []),
-        r[4],
-        json_column(r[5], {}),
-        {},
-        json_column(r[6], {}),
-        r[7],
-        r[8],
-        r[9],
-        None if r[10] is None else bool(r[10]),
-        r[11],
-        r[12],
-        bool(r[13]),
-        r[14],
-        json_column(r[15], []),
-    )
 
 
 class SqliteBackend:
@@ -214,10 +187,10 @@ class SqliteBackend:
 
     def get_row(self, slug: str, name: str) -> tuple[Connection, bytes] | None:
         row = self._execute(
-            f"SELECT {_COLUMNS}, secret FROM connections WHERE slug = ? AND name = ?",  # noqa: S608
+            f"SELECT {CONNECTION_COLUMNS}, secret FROM connections WHERE slug = ? AND name = ?",  # noqa: S608
             (slug, name),
         ).fetchone()
-        return None if row is None else (_row_to_connection(row), bytes(row[16]))
+        return None if row is None else (connection_from_row(row), bytes(row[16]))
 
     def version_of(self, slug: str, name: str) -> tuple[int, float | None] | None:
         row = self._execute(
@@ -226,8 +199,8 @@ class SqliteBackend:
         return None if row is None else (int(row[0]), row[1])
 
     def list_rows(self) -> list[Connection]:
-        sql = f"SELECT {_COLUMNS} FROM connections ORDER BY slug, name"  # noqa: S608 - constant columns
-        return [_row_to_connection(r) for r in self._execute(sql).fetchall()]
+        sql = f"SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY slug, name"  # noqa: S608 - constant columns
+        return [connection_from_row(r) for r in self._execute(sql).fetchall()]
 
     def report_rows(self) -> Iterator[ReportRow]:
         return iter(
