@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any, Literal
 
 from .errors import UsageError
 from .insecure import is_loopback
@@ -59,3 +60,31 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def shown_host(host: str) -> str:
+    """``host`` as it stands in a URL (an IPv6 address in brackets)."""
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else host
+
+
+def uvicorn_config(
+    app: Any, *, tls_cert: Path | None, tls_key: Path | None, shutdown_timeout: float,
+    lifespan: Literal["on", "off"], **extra: Any
+) -> Any:
+    """uvicorn's config for our servers: no access log or logging setup of its own (ours redact),
+    no ``Server`` header, proxy headers ignored, in-flight requests get ``shutdown_timeout``."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan=lifespan,
+        timeout_graceful_shutdown=int(max(1, shutdown_timeout)),
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        server_header=False,
+        proxy_headers=False,
+        **extra,
+    )

@@ -8,7 +8,7 @@ import secrets
 import signal
 from typing import TYPE_CHECKING, Any
 
-from ..basics.listening import bind
+from ..basics.listening import bind, shown_host, uvicorn_config
 from . import logs
 from .options import ServeOptions, check
 
@@ -28,20 +28,13 @@ def run(sy: Synthral, options: ServeOptions) -> None:
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
     scheme = "https" if options.tls else "http"
-    shown = f"[{options.host.strip('[]')}]" if ":" in options.host.strip("[]") else options.host
+    shown = shown_host(options.host)
     base = (options.public_url or f"{scheme}://{shown}:{port}").rstrip("/")
     token = secrets.token_urlsafe(32)
     app = create_app(sy, options, login_token=token)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
+    config = uvicorn_config(
+        app, tls_cert=options.tls_cert, tls_key=options.tls_key, shutdown_timeout=options.shutdown_timeout,
         lifespan="on",
-        timeout_graceful_shutdown=int(max(1, options.shutdown_timeout)),
-        ssl_certfile=str(options.tls_cert) if options.tls_cert else None,
-        ssl_keyfile=str(options.tls_key) if options.tls_key else None,
-        server_header=False,
-        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal that stopped it once it is done; after a graceful stop that

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..basics.errors import UsageError
-from ..basics.listening import bind, check_exposure, check_tls_files
+from ..basics.listening import bind, check_exposure, check_tls_files, shown_host, uvicorn_config
 from . import logs
 from .dispatch import Dispatcher, Handler
 from .receiver import Counts, Receiver
@@ -110,22 +110,14 @@ def run(
         connector=connector, connection=connection, spec=spec, secret=secret, path=options.path,
         max_body=options.max_body, writer=writer, submit=dispatcher.submit, public_url=options.public_url,
     )
-    config = uvicorn.Config(
-        receiver,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=int(max(1, options.shutdown_timeout)),
-        ssl_certfile=str(options.tls_cert) if options.tls_cert else None,
-        ssl_keyfile=str(options.tls_key) if options.tls_key else None,
-        server_header=False,
-        proxy_headers=False,
-        h11_max_incomplete_event_size=64 * 1024,
+    config = uvicorn_config(
+        receiver, tls_cert=options.tls_cert, tls_key=options.tls_key, shutdown_timeout=options.shutdown_timeout,
+        lifespan="off", h11_max_incomplete_event_size=64 * 1024,
     )
     server = uvicorn.Server(config)
     server_box.append(server)
     port = sock.getsockname()[1]
-    shown = f"[{options.host.strip('[]')}]" if ":" in options.host.strip("[]") else options.host
+    shown = shown_host(options.host)
     scheme = "https" if options.tls_cert else "http"
     logs.say("listening on %s://%s:%d%s for %s deliveries", scheme, shown, port, options.path, connector)
     previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
