@@ -575,3 +575,18 @@ def test_an_old_v1_bundle_with_a_short_passphrase_still_imports(cli, config_dir,
     r = cli("connections", "import", "--from-env", "OLD", "--passphrase-env", "P")
     assert r.exit_code == 0, r.stderr
     assert open_store().get("slack").secrets == {"access_token": TOKEN}
+
+
+def test_the_cipher_is_cryptographys_public_aesgcm_and_reads_what_it_wrote():
+    """``crypto.aesgcm`` takes AES-GCM from the Rust extension (fewer imports); it must be the very
+    class ``cryptography.hazmat.primitives.ciphers.aead`` exports, interoperable both ways."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    assert crypto.aesgcm() is AESGCM
+    key = crypto.generate_key()
+    blob = crypto.encrypt(key, b"secret", b"aad")
+    assert AESGCM(key).decrypt(blob[1:13], blob[13:], b"aad") == b"secret"
+    nonce = os.urandom(12)
+    assert crypto.decrypt(key, b"\x01" + nonce + AESGCM(key).encrypt(nonce, b"other", b"x"), b"x") == b"other"
+    with pytest.raises(crypto.DecryptError):
+        crypto.decrypt(key, blob, b"another aad")

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -242,6 +241,8 @@ def _fix_boundaries(msg: Any) -> None:
         return
     for part in msg.get_payload():
         _fix_boundaries(part)
+    import hashlib  # not at the top: ``_hashlib`` loads OpenSSL (~2 ms) and only e-mail bodies need it
+
     h = hashlib.sha256()
     for part in msg.get_payload():
         h.update(part.as_bytes())

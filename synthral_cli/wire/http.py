@@ -17,9 +17,7 @@ to http: that answer is returned as it is, and nothing is re-sent. Each hop pass
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -97,6 +95,8 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # an HTTP date: rare, and the email package is ~5 ms to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -108,6 +108,8 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
 
 def backoff(attempt: int, base: float) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    import random
+
     return random.uniform(0, min(MAX_BACKOFF, base * (2**attempt)))  # noqa: S311 - not crypto
 
 
