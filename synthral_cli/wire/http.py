@@ -94,9 +94,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        pass
-    import email.utils  # an HTTP date: rare, and the email package is ~5 ms to import
-
+        import email.utils  # an HTTP date: rare, and the email package is ~5 ms to import
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
