@@ -104,6 +104,7 @@ GOOD = {
     "spaces around a value": b"HTTP/1.1 200 OK\r\nX-Space:   padded   \r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "a UTF-8 header": b"HTTP/1.1 200 OK\r\nX-Name: caf\xc3\xa9\r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "a Latin-1 header": b"HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
+    "one length given twice": b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "no reason phrase": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "a Latin-1 body by its charset": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n"
     b"Content-Length: 4\r\n\r\ncaf\xe9",
@@ -119,6 +120,7 @@ BROKEN = {
     "not HTTP": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
     "a bad status code": b"HTTP/1.1 2000 OK\r\n\r\n",
     "a header line without a colon": b"HTTP/1.1 200 OK\r\nBroken header\r\n\r\n",
+    "a control character in a header": b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\n{}",
     "a body cut short": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n" + JSON + b"\r\n{\"a\": 1}",
     "two different lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
     "a length that is not a number": b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n{}",
@@ -145,6 +147,8 @@ def test_head_reads_no_body_even_with_a_length(canned, monkeypatch):
     canned.reply = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-Head: yes\r\n\r\n"
     got = both(monkeypatch, "head")
     assert got[0] == "ok" and got[2]["x-head"] == "yes"
+    canned.reply = b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"  # framing is checked all the same
+    assert both(monkeypatch, "head") == ("error", "NetworkError", 4, None)
 
 
 def test_the_request_is_written_as_httpx_writes_it(canned, monkeypatch):

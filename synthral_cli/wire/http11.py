@@ -31,6 +31,7 @@ MAX_HEADER_BYTES = 262144  # all the header lines of one answer
 _NO_BODY = {204, 304}
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _VISIBLE = frozenset(range(0x20, 0x7F)) | {0x09}
+_CONTROLS = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F])  # not allowed in a header value
 
 
 class ProtocolError(Exception):
@@ -79,10 +80,11 @@ def exchange(
             raw = _header_lines(stream)
             if not 100 <= status < 200 or status == 101:
                 break
+        raw, chunked, length = _framing(raw)
         fields = _decode(raw)
         if method == "HEAD" or status in _NO_BODY or 100 <= status < 200:
             return status, reason, fields, b""
-        return status, reason, fields, _body(stream, raw)
+        return status, reason, fields, _chunked(stream) if chunked else _body(stream, length)
 
 
 def _readline(stream: BinaryIO) -> bytes:
@@ -125,7 +127,7 @@ def _header_lines(stream: BinaryIO) -> list[tuple[bytes, bytes]]:
             raw[-1] = (name, (value + b" " + line.strip(b" \t")).strip(b" \t"))
             continue
         name, colon, value = line.partition(b":")
-        if not colon or not name or not set(name) <= _TOKEN:
+        if not colon or not name or not set(name) <= _TOKEN or len(value.translate(None, _CONTROLS)) < len(value):
             raise ProtocolError(f"malformed header line {line[:80]!r}")
         raw.append((name, value.strip(b" \t")))
 
@@ -144,18 +146,27 @@ def _decode(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [(n.decode(encoding), v.decode(encoding)) for n, v in raw]
 
 
-def _body(stream: BinaryIO, raw: list[tuple[bytes, bytes]]) -> bytes:
+def _framing(raw: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], bool, int | None]:
+    """h11's checks of the framing headers, on every answer: only the ``chunked`` transfer
+    coding; one Content-Length, which may repeat ("2, 2", or the header twice) and is then
+    kept once. The headers so normalised, whether the body is chunked, and its length."""
     coding = [v.lower() for n, v in raw if n.lower() == b"transfer-encoding"]
-    if coding:
-        if coding != [b"chunked"]:
-            raise ProtocolError(f"unsupported Transfer-Encoding {b', '.join(coding).decode('latin-1')!r}")
-        return _chunked(stream)
-    lengths = {v for n, v in raw if n.lower() == b"content-length"}
-    if not lengths:
-        return stream.read()
+    if coding and coding != [b"chunked"]:
+        raise ProtocolError(f"unsupported Transfer-Encoding {b', '.join(coding).decode('latin-1')!r}")
+    given = [i for i, (n, _) in enumerate(raw) if n.lower() == b"content-length"]
+    if not given:
+        return raw, bool(coding), None
+    lengths = {part.strip() for i in given for part in raw[i][1].split(b",")}
     if len(lengths) > 1 or not next(iter(lengths)).isdigit():
         raise ProtocolError("bad Content-Length")
-    length = int(next(iter(lengths)))
+    length = next(iter(lengths))
+    kept = [(n, length if i == given[0] else v) for i, (n, v) in enumerate(raw) if i not in given[1:]]
+    return kept, bool(coding), int(length)
+
+
+def _body(stream: BinaryIO, length: int | None) -> bytes:
+    if length is None:
+        return stream.read()
     data = stream.read(length)
     if len(data) < length:
         raise ProtocolError(f"the connection closed after {len(data)} of {length} bytes of the body")
