@@ -368,7 +368,7 @@ def test_auth_injection_per_type(cli, tmp_path, monkeypatch, auth, secrets, head
     folder = write_manifests(tmp_path / "m", manifest("kinds", "https://api.kinds.test", [], auth=auth))
     monkeypatch.setenv("SYNTHRAL_MANIFESTS_PATH", str(folder))
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
-    put_connection("kinds", method="custom", secrets=secrets)
+    put_connection("kinds", method="custom", secrets=secrets, origins=["https://api.kinds.test"])
     r = cli("invoke", "kinds", "test_connection", "--dry-run", "--json")
     assert r.exit_code == 0, r.stderr
     req = json.loads(r.stdout)

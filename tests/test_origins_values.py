@@ -58,6 +58,12 @@ def test_generic_http_credential_goes_only_to_its_hosts(cli, api, thief):
     assert f"Refusing to send the http credentials to {thief.origin}" in r.stderr
     assert "--config extra_hosts=" in r.stderr
     assert thief.untouched()
+    # a dry run refuses it too, rather than preview a call that would never be made
+    r = cli("invoke", "http", "request", "-p", f"url={thief.url}/x", "-p", "method=POST", "--dry-run")
+    assert r.exit_code == 3 and f"Refusing to send the http credentials to {thief.origin}" in r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+    ok = cli("invoke", "http", "get", "-p", f"url={api.url}/x", "--dry-run")
+    assert ok.exit_code == 0 and TOKEN not in ok.stdout and len(api.requests) == 2
     # more hosts are given at authorization
     authorize_http(cli, "host=" + api.url.split("://")[1], "extra_hosts=" + thief.url.split("://")[1])
     assert cli("invoke", "http", "get", "-p", f"url={thief.url}/x").exit_code == 0

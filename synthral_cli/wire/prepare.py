@@ -242,6 +242,8 @@ class Invocation:
             from ..auth.binding import credential_binding
 
             req.binding = credential_binding(self.manifest, cred)  # checked on the way out, each hop
+            if dry_run and not self.needs:  # (a setting still missing: the call stops before this)
+                req.binding.check(req.url)  # a dry run refuses what the call itself would refuse
         redact.register(*req.masked)
         if self.needs:
             req.note = "\n".join(self.needs)
