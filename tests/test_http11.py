@@ -92,6 +92,7 @@ def both(monkeypatch, action: str = "get") -> Any:
 
 
 JSON = b"Content-Type: application/json\r\n"
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 GOOD = {
     "chunked, with extensions and trailers": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + JSON
     + b"\r\n5;name=v\r\n{\"a\":\r\n3\r\n 1}\r\n0\r\nX-Trailer: t\r\n\r\n",
@@ -105,6 +106,8 @@ GOOD = {
     "a UTF-8 header": b"HTTP/1.1 200 OK\r\nX-Name: caf\xc3\xa9\r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "a Latin-1 header": b"HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "one length given twice": b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
+    "other control characters in a header": b"HTTP/1.1 200 OK\r\nX-Odd: a\x08b\x7f\x01\r\nContent-Length: 2\r\n"
+    + JSON + b"\r\n{}",
     "no reason phrase": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "a Latin-1 body by its charset": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n"
     b"Content-Length: 4\r\n\r\ncaf\xe9",
@@ -120,12 +123,16 @@ BROKEN = {
     "not HTTP": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
     "a bad status code": b"HTTP/1.1 2000 OK\r\n\r\n",
     "a header line without a colon": b"HTTP/1.1 200 OK\r\nBroken header\r\n\r\n",
-    "a control character in a header": b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\n{}",
+    "a NUL in a header": b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\n{}",
+    "a bare CR in a header": b"HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\n{}",
+    "a form feed in a header": b"HTTP/1.1 200 OK\r\nX-Bad: a\x0cb\r\nContent-Length: 2\r\n\r\n{}",
     "a body cut short": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n" + JSON + b"\r\n{\"a\": 1}",
     "two different lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
     "a length that is not a number": b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n{}",
     "a chunk cut short": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"a\"",
     "a bad chunk size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "a chunk size too long": CHUNKED + b"0" * 21 + b"2\r\n{}\r\n0\r\n\r\n",
+    "a space before a chunk extension": CHUNKED + b"2 ;x\r\n{}\r\n0\r\n\r\n",
     "an unknown transfer coding": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n{}",
 }
 

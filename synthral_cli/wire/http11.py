@@ -20,6 +20,7 @@ here at all (anything else goes to httpx, which then answers as it would).
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
 MAX_LINE = 65536  # one status or header line
 MAX_HEADER_BYTES = 262144  # all the header lines of one answer
 _NO_BODY = {204, 304}
+_CHUNK_LINE = rb"([0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n"  # h11's chunk header (compiled on first use)
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _VISIBLE = frozenset(range(0x20, 0x7F)) | {0x09}
-_CONTROLS = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F])  # not allowed in a header value
+_CONTROLS = b"\x00\x0b\x0c\r"  # what h11 refuses in a header value: NUL, VT, FF, a bare CR
 
 
 class ProtocolError(Exception):
@@ -176,11 +178,10 @@ def _body(stream: BinaryIO, length: int | None) -> bytes:
 def _chunked(stream: BinaryIO) -> bytes:
     parts: list[bytes] = []
     while True:
-        line = _readline(stream)
-        size_text = line.split(b";", 1)[0].strip()
-        if not line.endswith(b"\n") or not size_text or not all(c in b"0123456789abcdefABCDEF" for c in size_text):
+        m = re.fullmatch(_CHUNK_LINE, _readline(stream))
+        if m is None:
             raise ProtocolError("bad chunk size line")
-        size = int(size_text, 16)
+        size = int(m.group(1), 16)
         if size == 0:
             _header_lines(stream)  # trailers: read, not kept (httpx drops them too)
             return b"".join(parts)
