@@ -108,6 +108,7 @@ GOOD = {
     "one length given twice": b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "other control characters in a header": b"HTTP/1.1 200 OK\r\nX-Odd: a\x08b\x7f\x01\r\nContent-Length: 2\r\n"
     + JSON + b"\r\n{}",
+    "a reason phrase beyond ASCII": b"HTTP/1.1 404 Nicht gefunden \xe2\x80\x94 weg\r\nContent-Length: 0\r\n\r\n",
     "no reason phrase": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n" + JSON + b"\r\n{}",
     "a Latin-1 body by its charset": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n"
     b"Content-Length: 4\r\n\r\ncaf\xe9",

@@ -106,7 +106,7 @@ def _status_line(stream: BinaryIO) -> tuple[int, str]:
     code, _, reason = rest.partition(b" ")
     if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
         raise ProtocolError(f"malformed status line {line[:80]!r}")
-    return int(code), reason.decode("latin-1")
+    return int(code), reason.decode("ascii", errors="ignore")  # as httpx decodes reason_phrase
 
 
 def _header_lines(stream: BinaryIO) -> list[tuple[bytes, bytes]]:
