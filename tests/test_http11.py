@@ -61,12 +61,13 @@ def canned(tmp_path, monkeypatch):
 
 def outcome(action: str) -> Any:
     from synthral_cli.api import Synthral
-    from synthral_cli.basics.errors import SynthralError
+    from synthral_cli.basics.errors import NetworkError, SynthralError
 
     try:
         out = Synthral().invoke("raw", action, {}, retries=0)
-    except SynthralError as exc:
-        return ("error", type(exc).__name__, exc.exit_code, getattr(exc, "status", None))
+    except SynthralError as exc:  # an answer's error is worded alike; a broken connection's need not be
+        said = None if isinstance(exc, NetworkError) else (exc.message, exc.hint)
+        return ("error", type(exc).__name__, exc.exit_code, getattr(exc, "status", None), said)
     return ("ok", out.to_dict(), dict(out.headers), out.content_type, out.binary)
 
 
@@ -148,7 +149,7 @@ def test_a_well_formed_answer_reads_alike(canned, monkeypatch, name):
 @pytest.mark.parametrize("name", list(BROKEN))
 def test_a_broken_answer_is_a_broken_connection_alike(canned, monkeypatch, name):
     canned.reply = BROKEN[name]
-    assert both(monkeypatch) == ("error", "NetworkError", 4, None)
+    assert both(monkeypatch) == ("error", "NetworkError", 4, None, None)
 
 
 def test_head_reads_no_body_even_with_a_length(canned, monkeypatch):
@@ -156,7 +157,7 @@ def test_head_reads_no_body_even_with_a_length(canned, monkeypatch):
     got = both(monkeypatch, "head")
     assert got[0] == "ok" and got[2]["x-head"] == "yes"
     canned.reply = b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"  # framing is checked all the same
-    assert both(monkeypatch, "head") == ("error", "NetworkError", 4, None)
+    assert both(monkeypatch, "head") == ("error", "NetworkError", 4, None, None)
 
 
 def test_the_request_is_written_as_httpx_writes_it(canned, monkeypatch):
