@@ -130,7 +130,7 @@ class Registry:
         memo = _memo.get(ident)
         if memo is not None and memo[0] == key and memo[1].fresh():
             return memo[1]
-        from ..catalogue.loading import _digest
+        from ..catalogue.folders import _digest
 
         name = f"connectors-{_digest(ident)}.json"
         scan = _read(self.cache, name, key) if self.cache is not None else None

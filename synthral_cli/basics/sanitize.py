@@ -48,5 +48,7 @@ def strip_controls(text: str, *, one_line: bool = False) -> str:
 def escape_json_text(text: str) -> str:
     """JSON text with DEL, C1 and bidi controls written as ``\\uXXXX`` escapes. They can only
     occur inside JSON strings (JSON's own syntax is ASCII), so the result decodes to the same
-    value."""
+    value. Text that is ASCII but for no DEL (most JSON) has none of them: no scan needed."""
+    if text.isascii() and "\x7f" not in text:
+        return text
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

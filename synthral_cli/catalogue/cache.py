@@ -25,7 +25,7 @@ MAGIC = b"synthral-cache-1 "
 KEY_BYTES = 32
 
 
-def _mac(key: bytes, payload: bytes) -> bytes:
+def _mac(key: bytes, payload: bytes | memoryview) -> bytes:
     try:
         from _blake2 import blake2b
     except ImportError:  # another Python implementation
@@ -104,6 +104,18 @@ class CacheFiles:
 
     def read(self, name: str) -> str | None:
         """The payload of ``name`` if this install wrote it, else ``None``."""
+        found = self.read_raw(name)
+        if found is None:
+            return None
+        data, start = found
+        try:
+            return str(memoryview(data)[start:], "utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def read_raw(self, name: str) -> tuple[bytes, int] | None:
+        """The file's bytes and where its payload starts, if this install wrote it, else ``None``.
+        The payload is not copied out (a copy of a large file costs as much as its MAC)."""
         key = self.key()
         if key is None:
             return None
@@ -112,22 +124,19 @@ class CacheFiles:
                 data = f.read()
         except OSError:
             return None
-        head, sep, payload = data.partition(b"\n")
-        if not sep or not head.startswith(MAGIC) or head[len(MAGIC) :] != _mac(key, payload):
+        end = data.find(b"\n")
+        if end < 0 or not data.startswith(MAGIC) or data[len(MAGIC) : end] != _mac(key, memoryview(data)[end + 1 :]):
             return None
-        try:
-            return payload.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+        return data, end + 1
 
-    def write(self, name: str, text: str) -> None:
+    def write(self, name: str, text: str | bytes) -> None:
         """Best effort: a cache that cannot be written is simply rebuilt next time."""
         import tempfile
 
         key = self.key() or self._new_key()
         if key is None:
             return
-        payload = text.encode("utf-8", "surrogateescape")
+        payload = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         try:
             make_private_dirs(self.cache_dir)
             fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".tmp-", suffix=".json")

@@ -58,6 +58,21 @@ def echo_json(text: str) -> None:
     sys.stdout.flush()
 
 
+def echo_json_parts(head: str, body: bytes | memoryview, tail: str) -> None:
+    """``echo_json(head + body + tail)`` where ``body`` is UTF-8 JSON text already through
+    ``escape_json_text`` (the catalogue's cached listing) and ``head``/``tail`` are ASCII: the
+    body's bytes go out as they are, neither decoded nor copied, when stdout writes UTF-8."""
+    out = sys.stdout
+    if (getattr(out, "encoding", None) or "").lower().replace("_", "-") in ("utf-8", "utf8") and hasattr(out, "buffer"):
+        out.flush()
+        out.buffer.write(head.encode("ascii"))
+        out.buffer.write(body)
+        out.buffer.write(tail.encode("ascii") + b"\n")
+        out.buffer.flush()
+        return
+    echo_json(head + str(body, "utf-8") + tail)
+
+
 def _utf8(text: str) -> bool:
     try:
         text.encode("utf-8")

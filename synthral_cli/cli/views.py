@@ -19,9 +19,10 @@ def list_connectors(
 
     catalogue = rt.catalogue  # loads it and reports broken user manifests on stderr
     if as_json and not (category or status or search) and not ui.is_terminal():
-        # The whole catalogue, piped: join the rendered summaries (what print_json would write).
-        rendered = catalogue.rendered_summaries()
-        ui.echo_json('{"connectors": [' + ", ".join(rendered) + '], "total_count": ' + str(len(rendered)) + "}")
+        # The whole catalogue, piped: the rendered summaries, joined and cached as they are
+        # written (what print_json would write; see catalogue.loading.Catalogue.listing).
+        body, count = catalogue.listing()
+        ui.echo_json_parts('{"connectors": [', body, '], "total_count": ' + str(count) + "}")
         return
     found = rt.sy.connectors(category=category, status=status, search=search)
     if as_json:
