@@ -329,7 +329,8 @@ def test_http_request(cli, monkeypatch):
 
     monkeypatch.delenv("SYNTHRAL_HTTP_TOKEN")  # a custom connector: its credential lives in the store
     monkeypatch.setenv("SYNTHRAL_STORE_KEY", STORE_KEY)
-    put_connection("http", method="custom", config={"scheme": "bearer"}, secrets={"token": "http-wire-1"})
+    put_connection("http", method="custom", config={"scheme": "bearer", "host": "api.example.com"},
+                   secrets={"token": "http-wire-1"}, origins=["https://api.example.com"])  # as authorize binds it
     assert wire(
         cli,
         "http",
