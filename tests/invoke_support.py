@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,26 @@ class Scripted:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def alike_through_both_clients(monkeypatch: Any, call: Callable[[], Any]) -> Any:
+    """``call()`` through the lean client (which must have sent the request) and through httpx:
+    the two outcomes must be equal; the lean one is returned."""
+    from synthral_cli.wire import lean
+
+    sent: list[str] = []
+    real = lean.Client._send
+
+    def counting(self: Any, method: str, url: Any, *args: Any) -> Any:
+        sent.append(url)
+        return real(self, method, url, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(lean.Client, "_send", counting)
+        via_lean = call()
+    assert sent, "the lean client did not send the request"
+    with monkeypatch.context() as m:
+        m.setattr(lean, "usable", lambda env=None: False)
+        via_httpx = call()
+    assert via_lean == via_httpx
+    return via_lean

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.invoke_support import STORE_KEY, manifest, write_manifests
+from tests.invoke_support import STORE_KEY, alike_through_both_clients, manifest, write_manifests
 
 ACTIONS = [
     {"name": "get", "description": "get", "method": "GET", "path": "/x"},
@@ -72,24 +72,7 @@ def outcome(action: str) -> Any:
 
 
 def both(monkeypatch, action: str = "get") -> Any:
-    from synthral_cli.wire import lean
-
-    sent: list[str] = []
-    real = lean.Client._send
-
-    def counting(self: Any, method: str, url: Any, *args: Any) -> Any:
-        sent.append(url)
-        return real(self, method, url, *args)
-
-    with monkeypatch.context() as m:
-        m.setattr(lean.Client, "_send", counting)
-        via_lean = outcome(action)
-    assert sent, "the lean client did not send the request"
-    with monkeypatch.context() as m:
-        m.setattr(lean, "usable", lambda env=None: False)
-        via_httpx = outcome(action)
-    assert via_lean == via_httpx
-    return via_lean
+    return alike_through_both_clients(monkeypatch, lambda: outcome(action))
 
 
 JSON = b"Content-Type: application/json\r\n"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.invoke_support import STORE_KEY, manifest, write_manifests
+from tests.invoke_support import STORE_KEY, alike_through_both_clients, manifest, write_manifests
 
 P = {"in": "query", "type": "string"}
 ACTIONS = [
@@ -71,24 +71,7 @@ def outcome(slug: str, action: str, params: dict[str, Any], **options: Any) -> A
 
 def both(monkeypatch, slug: str, action: str, params: dict[str, Any], **options: Any) -> Any:
     """The outcome through the lean client (which must have sent the request) and through httpx."""
-    from synthral_cli.wire import lean
-
-    sent: list[str] = []
-    real = lean.Client._send
-
-    def counting(self: Any, method: str, url: Any, *args: Any) -> Any:
-        sent.append(url)
-        return real(self, method, url, *args)
-
-    with monkeypatch.context() as m:
-        m.setattr(lean.Client, "_send", counting)
-        via_lean = outcome(slug, action, params, **options)
-    assert sent, "the lean client did not send the request"
-    with monkeypatch.context() as m:
-        m.setattr(lean, "usable", lambda env=None: False)
-        via_httpx = outcome(slug, action, params, **options)
-    assert via_lean == via_httpx
-    return via_lean
+    return alike_through_both_clients(monkeypatch, lambda: outcome(slug, action, params, **options))
 
 
 CALLS = [
