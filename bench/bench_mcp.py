@@ -135,7 +135,7 @@ def call_overhead(synthral: str, env: dict[str, str], url: str, token: str, call
 
 
 def rows(args: Any, tmp: Path, run: ModuleType) -> list[Any]:
-    from synthral_cli.store.sqlite import Connection
+    from synthral_cli.store.model import Connection
 
     Row = run.Row
     env = run.base_env(tmp / "mcp")

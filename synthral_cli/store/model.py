@@ -109,3 +109,26 @@ def connection_from_row(r: tuple[Any, ...]) -> Connection:
         r[14],
         json_column(r[15], []),
     )
+
+
+def connection_to_row(c: Connection) -> tuple[Any, ...]:
+    """The inverse of ``connection_from_row``: ``c``'s values in ``CONNECTION_COLUMNS`` order, as
+    every backend stores them (JSON text, 1/0 for booleans); ``secrets`` is not among them."""
+    return (
+        c.slug,
+        c.name,
+        c.method,
+        json.dumps(list(c.scopes)),
+        c.expires_at,
+        json.dumps(c.config),
+        json.dumps(c.metadata),
+        c.created_at,
+        c.updated_at,
+        c.last_used_at,
+        None if c.last_test_ok is None else int(c.last_test_ok),
+        c.last_test_at,
+        c.last_test_message,
+        int(c.needs_reauth),
+        c.version,
+        json.dumps(list(c.origins)),
+    )

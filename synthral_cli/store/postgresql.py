@@ -23,32 +23,26 @@ or the config file, never from the command line (``cli``); ``PGPASSWORD``/``~/.p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import NetworkError, StoreError, UsageError
-from .model import CONNECTION_COLUMNS, AppCredentials, Connection, connection_from_row
 from .pg_schema import LOCK_CLASS, ROW_LOCK_CLASS, STORE_LOCK, current, migrate
 from .pg_url import connect_kwargs, psycopg_module, safe_location
+from .rows import SqlRows, Statements
 
 if TYPE_CHECKING:
     from ..basics.settings import Settings
-    from .backend import ReportRow
 
 IDLE_IN_TRANSACTION = 120_000  # ms: a stuck process loses its transaction (and its locks) after this
 
-_WRITE = (
-    f"INSERT INTO synthral.connections ({CONNECTION_COLUMNS}, secret) VALUES ({', '.join(['%s'] * 17)}) "  # noqa: S608
-    "ON CONFLICT (slug, name) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in [*CONNECTION_COLUMNS.split(", ")[2:], "secret"])
-    + " WHERE synthral.connections.version = %s"
-)
 
+class PostgresBackend(SqlRows):
+    """The store's rows in PostgreSQL (schema ``synthral``); one connection, used by one thread.
+    The row methods are ``SqlRows``'."""
 
-class PostgresBackend:
-    """The store's rows in PostgreSQL (schema ``synthral``); one connection, used by one thread."""
+    SQL = Statements(tables="synthral.", mark="%s")
 
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
@@ -173,12 +167,6 @@ class PostgresBackend:
         rows = self._execute("SELECT name FROM synthral.migrations ORDER BY applied_at, name").fetchall()
         return [r[0] for r in rows]
 
-    def count(self) -> int:
-        return int(self._execute("SELECT count(*) FROM synthral.connections").fetchone()[0])
-
-    def app_count(self) -> int:
-        return int(self._execute("SELECT count(*) FROM synthral.apps").fetchone()[0])
-
     # -- transactions ------------------------------------------------------------------------
 
     @contextmanager
@@ -230,116 +218,3 @@ class PostgresBackend:
             tx.__exit__(None, None, None)
         except psycopg.Error as exc:
             raise self._error(exc) from None
-
-    # -- connections -------------------------------------------------------------------------
-
-    def get_row(self, slug: str, name: str) -> tuple[Connection, bytes] | None:
-        row = self._execute(
-            f"SELECT {CONNECTION_COLUMNS}, secret FROM synthral.connections WHERE slug = %s AND name = %s",  # noqa: S608
-            (slug, name),
-        ).fetchone()
-        return None if row is None else (connection_from_row(row), bytes(row[16]))
-
-    def version_of(self, slug: str, name: str) -> tuple[int, float | None] | None:
-        row = self._execute(
-            "SELECT version, created_at FROM synthral.connections WHERE slug = %s AND name = %s", (slug, name)
-        ).fetchone()
-        return None if row is None else (int(row[0]), row[1])
-
-    def list_rows(self) -> list[Connection]:
-        sql = f"SELECT {CONNECTION_COLUMNS} FROM synthral.connections ORDER BY slug, name"  # noqa: S608 - constants
-        return [connection_from_row(r) for r in self._execute(sql).fetchall()]
-
-    def report_rows(self) -> Iterator[ReportRow]:
-        return iter(
-            self._execute(
-                "SELECT slug, name, method, scopes, expires_at, last_test_ok, last_test_at, needs_reauth "
-                "FROM synthral.connections ORDER BY slug, name"
-            ).fetchall()
-        )
-
-    def put_row(self, conn: Connection, sealed: bytes, *, if_version: int) -> bool:
-        cur = self._execute(
-            _WRITE,
-            (
-                conn.slug,
-                conn.name,
-                conn.method,
-                json.dumps(list(conn.scopes)),
-                conn.expires_at,
-                json.dumps(conn.config),
-                json.dumps(conn.metadata),
-                conn.created_at,
-                conn.updated_at,
-                conn.last_used_at,
-                None if conn.last_test_ok is None else int(conn.last_test_ok),
-                conn.last_test_at,
-                conn.last_test_message,
-                int(conn.needs_reauth),
-                conn.version,
-                json.dumps(list(conn.origins)),
-                sealed,
-                if_version,
-            ),
-        )
-        return bool(cur.rowcount > 0)
-
-    def remove_row(self, slug: str, name: str) -> bool:
-        cur = self._execute("DELETE FROM synthral.connections WHERE slug = %s AND name = %s", (slug, name))
-        return bool(cur.rowcount > 0)
-
-    def record_test(self, slug: str, name: str, ok: bool | None, message: str | None, at: float) -> None:
-        self._execute(
-            "UPDATE synthral.connections SET last_test_ok = %s, last_test_at = %s, last_test_message = %s "
-            "WHERE slug = %s AND name = %s",
-            (None if ok is None else int(ok), at, message, slug, name),
-        )
-
-    def touch(self, slug: str, name: str, at: float) -> None:
-        self._execute(
-            "UPDATE synthral.connections SET last_used_at = %s WHERE slug = %s AND name = %s", (at, slug, name)
-        )
-
-    def mark_needs_reauth(self, slug: str, name: str, *, if_version: int) -> bool:
-        cur = self._execute(
-            "UPDATE synthral.connections SET needs_reauth = 1 WHERE slug = %s AND name = %s AND version = %s",
-            (slug, name, if_version),
-        )
-        return bool(cur.rowcount > 0)
-
-    # -- OAuth apps --------------------------------------------------------------------------
-
-    def get_app_row(self, slug: str) -> tuple[AppCredentials, bytes | None] | None:
-        row = self._execute(
-            "SELECT slug, client_id, client_secret, updated_at FROM synthral.apps WHERE slug = %s", (slug,)
-        ).fetchone()
-        if row is None:
-            return None
-        return AppCredentials(row[0], row[1], None, row[3]), None if row[2] is None else bytes(row[2])
-
-    def app_slugs(self) -> list[str]:
-        return [r[0] for r in self._execute("SELECT slug FROM synthral.apps ORDER BY slug").fetchall()]
-
-    def put_app_row(self, app: AppCredentials, sealed: bytes | None) -> None:
-        self._execute(
-            "INSERT INTO synthral.apps (slug, client_id, client_secret, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (slug) DO UPDATE SET client_id = excluded.client_id, "
-            "client_secret = excluded.client_secret, updated_at = excluded.updated_at",
-            (app.slug, app.client_id, sealed, app.updated_at, app.updated_at),
-        )
-
-    def remove_app_row(self, slug: str) -> bool:
-        return bool(self._execute("DELETE FROM synthral.apps WHERE slug = %s", (slug,)).rowcount > 0)
-
-    # -- meta --------------------------------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._execute("SELECT value FROM synthral.meta WHERE key = %s", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._execute(
-            "INSERT INTO synthral.meta (key, value) VALUES (%s, %s) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )

@@ -12,7 +12,6 @@ or dangles is refused before it is opened (``basics.files.check_private``).
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -21,25 +20,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..basics.errors import NetworkError, StoreError
-from .model import CONNECTION_COLUMNS, AppCredentials, Connection, connection_from_row
+from .rows import SqlRows, Statements
 from .sqlite_schema import foreign, migrate, schema_state
 
 if TYPE_CHECKING:
     from ..basics.settings import Settings
-    from .backend import ReportRow
 
 BUSY_TIMEOUT = 30.0  # seconds: long enough for a queue of processes waiting on one refresh
 
-_WRITE = (
-    f"INSERT INTO connections ({CONNECTION_COLUMNS}, secret) VALUES ({', '.join('?' * 17)}) "  # noqa: S608 - constants
-    "ON CONFLICT(slug, name) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in [*CONNECTION_COLUMNS.split(", ")[2:], "secret"])
-    + " WHERE connections.version = ?"
-)
 
+class SqliteBackend(SqlRows):
+    """The store's rows in one SQLite file; used by one thread. The row methods are ``SqlRows``'."""
 
-class SqliteBackend:
-    """The store's rows in one SQLite file; used by one thread."""
+    SQL = Statements(tables="", mark="?")
 
     def __init__(self, conn: sqlite3.Connection, path: Path, busy: float = BUSY_TIMEOUT) -> None:
         self.conn = conn
@@ -138,12 +131,6 @@ class SqliteBackend:
     def migrations(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM _migrations ORDER BY applied_at, name")]
 
-    def count(self) -> int:
-        return int(self._execute("SELECT count(*) FROM connections").fetchone()[0])
-
-    def app_count(self) -> int:
-        return int(self._execute("SELECT count(*) FROM apps").fetchone()[0])
-
     # -- transactions ------------------------------------------------------------------------
 
     @contextmanager
@@ -182,112 +169,3 @@ class SqliteBackend:
             return self.conn.execute(sql, params)
         except sqlite3.DatabaseError as exc:
             raise self._db_error(exc) from None
-
-    # -- connections -------------------------------------------------------------------------
-
-    def get_row(self, slug: str, name: str) -> tuple[Connection, bytes] | None:
-        row = self._execute(
-            f"SELECT {CONNECTION_COLUMNS}, secret FROM connections WHERE slug = ? AND name = ?",  # noqa: S608
-            (slug, name),
-        ).fetchone()
-        return None if row is None else (connection_from_row(row), bytes(row[16]))
-
-    def version_of(self, slug: str, name: str) -> tuple[int, float | None] | None:
-        row = self._execute(
-            "SELECT version, created_at FROM connections WHERE slug = ? AND name = ?", (slug, name)
-        ).fetchone()
-        return None if row is None else (int(row[0]), row[1])
-
-    def list_rows(self) -> list[Connection]:
-        sql = f"SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY slug, name"  # noqa: S608 - constant columns
-        return [connection_from_row(r) for r in self._execute(sql).fetchall()]
-
-    def report_rows(self) -> Iterator[ReportRow]:
-        return iter(
-            self._execute(
-                "SELECT slug, name, method, scopes, expires_at, last_test_ok, last_test_at, needs_reauth "
-                "FROM connections ORDER BY slug, name"
-            )
-        )
-
-    def put_row(self, conn: Connection, sealed: bytes, *, if_version: int) -> bool:
-        cur = self._execute(
-            _WRITE,
-            (
-                conn.slug,
-                conn.name,
-                conn.method,
-                json.dumps(list(conn.scopes)),
-                conn.expires_at,
-                json.dumps(conn.config),
-                json.dumps(conn.metadata),
-                conn.created_at,
-                conn.updated_at,
-                conn.last_used_at,
-                None if conn.last_test_ok is None else int(conn.last_test_ok),
-                conn.last_test_at,
-                conn.last_test_message,
-                int(conn.needs_reauth),
-                conn.version,
-                json.dumps(list(conn.origins)),
-                sealed,
-                if_version,
-            ),
-        )
-        return cur.rowcount > 0
-
-    def remove_row(self, slug: str, name: str) -> bool:
-        return self._execute("DELETE FROM connections WHERE slug = ? AND name = ?", (slug, name)).rowcount > 0
-
-    def record_test(self, slug: str, name: str, ok: bool | None, message: str | None, at: float) -> None:
-        self._execute(
-            "UPDATE connections SET last_test_ok = ?, last_test_at = ?, last_test_message = ? "
-            "WHERE slug = ? AND name = ?",
-            (None if ok is None else int(ok), at, message, slug, name),
-        )
-
-    def touch(self, slug: str, name: str, at: float) -> None:
-        self._execute("UPDATE connections SET last_used_at = ? WHERE slug = ? AND name = ?", (at, slug, name))
-
-    def mark_needs_reauth(self, slug: str, name: str, *, if_version: int) -> bool:
-        cur = self._execute(
-            "UPDATE connections SET needs_reauth = 1 WHERE slug = ? AND name = ? AND version = ?",
-            (slug, name, if_version),
-        )
-        return cur.rowcount > 0
-
-    # -- OAuth apps --------------------------------------------------------------------------
-
-    def get_app_row(self, slug: str) -> tuple[AppCredentials, bytes | None] | None:
-        row = self._execute(
-            "SELECT slug, client_id, client_secret, updated_at FROM apps WHERE slug = ?", (slug,)
-        ).fetchone()
-        if row is None:
-            return None
-        return AppCredentials(row[0], row[1], None, row[3]), None if row[2] is None else bytes(row[2])
-
-    def app_slugs(self) -> list[str]:
-        return [r[0] for r in self._execute("SELECT slug FROM apps ORDER BY slug")]
-
-    def put_app_row(self, app: AppCredentials, sealed: bytes | None) -> None:
-        self._execute(
-            "INSERT INTO apps (slug, client_id, client_secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(slug) DO UPDATE SET client_id = excluded.client_id, "
-            "client_secret = excluded.client_secret, updated_at = excluded.updated_at",
-            (app.slug, app.client_id, sealed, app.updated_at, app.updated_at),
-        )
-
-    def remove_app_row(self, slug: str) -> bool:
-        return self._execute("DELETE FROM apps WHERE slug = ?", (slug,)).rowcount > 0
-
-    # -- meta --------------------------------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
