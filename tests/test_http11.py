@@ -158,3 +158,21 @@ def test_a_header_httpx_would_refuse_is_left_to_httpx():
     for method, headers in [("GET", [("X-Bad", "a\r\nInjected: 1")]), ("GET", [("X-Name", "café")]),
                             ("GET", [("Bad Name", "v")]), ("GET", [("", "v")]), ("G T", []), ("", [])]:
         assert not http11.sendable(method, headers)
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "text/html;charset=ISO-8859-1",
+    "text/plain; Charset=UTF-8 ; format=flowed", "text/plain; foo=bar; charset=latin1", "text/plain; charset=utf-8;",
+    "text/plain; charset=", 'text/plain; charset="utf-8"', "text/plain; charset*=utf-8''utf-8",
+    'text/plain; x="a;charset=b"; charset=c', "text/plain; charset=ütf-8", "text/plain;  charset = utf-8",
+])
+def test_the_charset_is_read_as_httpx_reads_it(content_type):
+    """``lean._charset`` reads a plain ``type/subtype; k=v`` itself and anything else with
+    ``email.message``, which is what httpx uses: the answers must agree."""
+    import email.message
+
+    from synthral_cli.wire import lean
+
+    msg = email.message.Message()
+    msg["content-type"] = content_type
+    assert lean._charset(content_type) == msg.get_content_charset(failobj=None)
