@@ -12,6 +12,8 @@ says the user wants it.
 from __future__ import annotations
 
 import ipaddress
+import os
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import UsageError
@@ -51,3 +53,16 @@ def refuse_cleartext_url(name: str, url: str, secret: str, *, allowed: bool, fix
     parts = urlsplit(url)
     if parts.scheme.lower() == "http":
         refuse_cleartext(f"{name} {url} would send {secret}", parts.hostname or "", allowed=allowed, fix=fix)
+
+
+def libpq_remote_hosts(params: dict[str, Any]) -> list[str]:
+    """The hosts libpq would reach over the network for these connection parameters (else
+    ``PGHOST`` / ``PGHOSTADDR``): not a Unix socket, not loopback; a ``service`` with no host is
+    counted as remote, since its file is not read here."""
+    found: list[str] = []
+    for key, env in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
+        value = params[key] if key in params else os.environ.get(env, "")
+        found += [h.strip() for h in str(value).split(",") if h.strip()]
+    if not found and (params.get("service") or os.environ.get("PGSERVICE")):
+        return ["(the service's host)"]
+    return [h for h in found if not h.startswith(("/", "@")) and not is_loopback(h)]

@@ -65,20 +65,10 @@ def has_password(url: str) -> bool:
     return bool(_params(url).get("password"))
 
 
-def _remote_hosts(params: dict[str, Any]) -> list[str]:
-    from ..basics.insecure import is_loopback
-
-    found: list[str] = []
-    for key, env in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
-        value = params[key] if key in params else os.environ.get(env, "")
-        found += [h.strip() for h in str(value).split(",") if h.strip()]
-    if not found and (params.get("service") or os.environ.get("PGSERVICE")):
-        return ["(the service's host)"]
-    return [h for h in found if not h.startswith(("/", "@")) and not is_loopback(h)]
-
-
 def connect_kwargs(url: str, settings: Settings) -> dict[str, Any]:
     """The TLS decision and the session settings, made explicit (module docstring)."""
+    from ..basics.insecure import libpq_remote_hosts, refuse_cleartext
+
     params = _params(url)
     out: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}
     if "application_name" not in params:
@@ -86,14 +76,12 @@ def connect_kwargs(url: str, settings: Settings) -> dict[str, Any]:
     ca = settings.ca_bundle
     if ca and not params.get("sslrootcert"):
         out["sslrootcert"] = ca
-    remote = _remote_hosts(params)
+    remote = libpq_remote_hosts(params)
     if remote and not settings.allow_insecure:
         sslmode = str(params.get("sslmode") or os.environ.get("PGSSLMODE") or "")
         if not sslmode:
             out["sslmode"] = "verify-full" if ca else "require"
         elif sslmode in CLEARTEXT_SSLMODES:
-            from ..basics.insecure import refuse_cleartext
-
             refuse_cleartext(
                 f"the PostgreSQL store at {remote[0]} (sslmode={sslmode}) could receive the password and "
                 "every row",

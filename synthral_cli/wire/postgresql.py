@@ -84,24 +84,12 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _remote_hosts(params: dict[str, Any]) -> list[str]:
-    """The hosts libpq would reach over the network (not a Unix socket, not loopback); a
-    ``service`` with no host is counted as remote, since its file is not read here."""
-    from ..basics.insecure import is_loopback
-
-    found: list[str] = []
-    for key, env in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
-        value = params[key] if key in params else os.environ.get(env, "")
-        found += [h.strip() for h in str(value).split(",") if h.strip()]
-    if not found and (params.get("service") or os.environ.get("PGSERVICE")):
-        return ["(the service's host)"]
-    return [h for h in found if not h.startswith(("/", "@")) and not is_loopback(h)]
-
-
 def _with_tls(manifest: Manifest, dsn: str, kwargs: dict[str, Any], options: Options) -> dict[str, Any]:
     """``kwargs`` with the TLS decision made explicit (see the module docstring)."""
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
+
+    from ..basics.insecure import libpq_remote_hosts, refuse_cleartext
 
     try:
         params = conninfo_to_dict(dsn, **kwargs)
@@ -113,15 +101,13 @@ def _with_tls(manifest: Manifest, dsn: str, kwargs: dict[str, Any], options: Opt
     out = dict(kwargs)
     if options.ca_bundle and not params.get("sslrootcert"):
         out["sslrootcert"] = options.ca_bundle
-    remote = _remote_hosts(params)
+    remote = libpq_remote_hosts(params)
     if not remote or options.allow_insecure:
         return out
     sslmode = str(params.get("sslmode") or os.environ.get("PGSSLMODE") or "")
     if not sslmode:
         out["sslmode"] = "verify-full" if options.ca_bundle else "require"
     elif sslmode in CLEARTEXT_SSLMODES:
-        from ..basics.insecure import refuse_cleartext
-
         refuse_cleartext(
             f"PostgreSQL sslmode={sslmode} could send the password and every query to {remote[0]}",
             remote[0],
