@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..basics.errors import NetworkError, ProviderError, SynthralError, UsageError
+from ..catalogue.cache import stamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
@@ -94,17 +95,8 @@ class Scan:
         return _fresh(self.watch) and all(_fresh(e.files) for e in self.entries.values())
 
 
-def _stamp(path: str) -> list[int] | None:
-    """Modification time and size (a change within one clock tick still changes the size)."""
-    try:
-        st = os.stat(path or ".")
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size]
-
-
 def _fresh(files: list[list[Any]]) -> bool:
-    return all(_stamp(str(path)) == stamp for path, stamp in files)
+    return all(stamp(str(path)) == seen for path, seen in files)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -126,7 +118,7 @@ class Registry:
     def _state(self) -> Scan:
         path = list(sys.path)
         ident = json.dumps(path)
-        key = [CACHE_FORMAT, _code_version(), [[p, _stamp(p)] for p in path]]
+        key = [CACHE_FORMAT, _code_version(), [[p, stamp(p)] for p in path]]
         memo = _memo.get(ident)
         if memo is not None and memo[0] == key and memo[1].fresh():
             return memo[1]
@@ -276,7 +268,7 @@ def _module_files(value: str) -> list[list[Any]]:
     except (Exception, SystemExit):
         return []
     origin = getattr(spec, "origin", None)
-    return [[origin, _stamp(origin)]] if origin and os.path.isfile(origin) else []
+    return [[origin, stamp(origin)]] if origin and os.path.isfile(origin) else []
 
 
 def _describe(entry: Entry) -> str | None:
@@ -292,7 +284,7 @@ def _describe(entry: Entry) -> str | None:
     module = sys.modules.get(obj.__module__)
     source = getattr(module, "__file__", None)
     if source and not entry.builtin:
-        entry.files = [[source, _stamp(source)]]
+        entry.files = [[source, stamp(source)]]
     try:
         doc = obj.describe(entry.name, entry.version)
     except (Exception, SystemExit) as exc:

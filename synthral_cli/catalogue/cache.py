@@ -25,6 +25,16 @@ MAGIC = b"synthral-cache-1 "
 KEY_BYTES = 32
 
 
+def stamp(path: str) -> list[int] | None:
+    """A file's modification time and size, for a cache key (a change within one clock tick
+    still changes the size); None when it is not there."""
+    try:
+        st = os.stat(path or ".")
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
 def _mac(key: bytes, payload: bytes | memoryview) -> bytes:
     try:
         from _blake2 import blake2b

@@ -35,27 +35,19 @@ def is_help(argv: list[str]) -> bool:
     return 1 <= len(argv) <= 3 and argv[-1] in HELP_FLAGS and all(_WORD.fullmatch(a) for a in argv[:-1])
 
 
-def _stamp(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path or ".")
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size]
-
-
 def _name(argv: list[str], files: CacheFiles) -> str | None:
     """The cache file of this page in these conditions: a keyed hash (the cache's own key), so
     the name says nothing about the environment it was made from; None without a key."""
     import json
 
     from ..basics.version import __version__
-    from ..catalogue.cache import _mac
+    from ..catalogue.cache import _mac, stamp
 
     secret = files.key() or files._new_key()
     if secret is None:
         return None
     here = os.path.dirname(os.path.abspath(__file__))
-    code = sorted((f, _stamp(os.path.join(here, f))) for f in os.listdir(here) if f.endswith(".py"))
+    code = sorted((f, stamp(os.path.join(here, f))) for f in os.listdir(here) if f.endswith(".py"))
     out = sys.stdout
     try:
         tty = out.isatty()
@@ -63,7 +55,7 @@ def _name(argv: list[str], files: CacheFiles) -> str | None:
     except (AttributeError, ValueError, OSError):
         tty, size = False, None
     env = sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE)
-    key = [__version__, argv, sys.executable, [[p, _stamp(p)] for p in sys.path], code, tty, size,
+    key = [__version__, argv, sys.executable, [[p, stamp(p)] for p in sys.path], code, tty, size,
            getattr(out, "encoding", None), env]
     return f"help-{_mac(secret, json.dumps(key).encode('utf-8', 'surrogateescape'))[:32].decode()}.txt"
 
